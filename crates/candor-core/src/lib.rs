@@ -1,0 +1,21 @@
+//! Candor's domain model.
+//!
+//! This crate knows what a trust center *is*: the four pillars, the route table, the
+//! trust-as-code configuration (`candor.toml`) and content pages (`content/*.md`). It has no
+//! async runtime and no network access; the only I/O it does is reading the trust-as-code files
+//! in [`load`], so that every front end (server, `check-config`, tests) validates them the same way.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod config;
+pub mod content;
+pub mod diagnostic;
+pub mod load;
+pub mod pillar;
+pub mod routes;
+pub mod site;
+
+pub use clock::{Clock, SystemClock};
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use pillar::Pillar;
+pub use site::Site;

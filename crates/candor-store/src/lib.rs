@@ -1,0 +1,189 @@
+//! Candor's storage layer.
+//!
+//! Each capability has a trait (here: [`ContentRevisions`]) with one implementation per
+//! database: [`sqlite::SqliteStore`] (the default, a file in the data directory) and
+//! [`postgres::PgStore`]. Each backend has its own embedded migrations, applied when it opens.
+//! [`Store`] picks the backend from the configured database and delegates to it, so the rest of
+//! Candor never writes SQL. The contract suite in `crates/candor/tests/it/store_contract.rs` runs
+//! the same tests against both.
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+
+use candor_core::config::Database;
+use time::OffsetDateTime;
+
+pub mod postgres;
+pub mod sqlite;
+
+/// What went wrong in storage, phrased for an operator.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or opened.
+    #[error("cannot open {target}: {detail}")]
+    Unavailable {
+        /// Which database (password redacted).
+        target: String,
+        /// Why, and what to do.
+        detail: String,
+    },
+    /// Migrations failed or are not all applied.
+    #[error("database schema is not up to date: {0}")]
+    Migration(String),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// One published version of a content page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    /// Increasing id: later revisions have larger ids.
+    pub id: i64,
+    /// The URL path of the page (`/security/encryption`).
+    pub page_path: String,
+    /// The page title at that revision.
+    pub title: String,
+    /// SHA-256 of the page source, hex.
+    pub content_sha256: String,
+    /// When this version was first published.
+    pub published_at: OffsetDateTime,
+}
+
+/// The current state of a page, as loaded from trust-as-code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageDigest {
+    /// The URL path of the page.
+    pub page_path: String,
+    /// Its title.
+    pub title: String,
+    /// SHA-256 of its source, hex.
+    pub content_sha256: String,
+}
+
+/// The history of published content.
+pub trait ContentRevisions: Send + Sync {
+    /// Records a new revision for every page whose hash differs from its latest one, atomically,
+    /// and returns the latest revision of every page in `pages` (in the same order).
+    fn record_revisions(
+        &self,
+        pages: &[PageDigest],
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<Revision>, StoreError>> + Send;
+
+    /// Every revision of one page, oldest first.
+    fn revisions(
+        &self,
+        page_path: &str,
+    ) -> impl Future<Output = Result<Vec<Revision>, StoreError>> + Send;
+}
+
+/// Operational checks every backend answers.
+pub trait Health: Send + Sync {
+    /// Ok when the database answers and every embedded migration is applied.
+    fn readiness(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The configured backend.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// SQLite in the data directory.
+    Sqlite(sqlite::SqliteStore),
+    /// PostgreSQL.
+    Postgres(postgres::PgStore),
+}
+
+impl Store {
+    /// Opens (creating if needed) the configured database and applies migrations.
+    pub async fn open(database: &Database) -> Result<Store, StoreError> {
+        match database {
+            Database::Sqlite(path) => Ok(Store::Sqlite(sqlite::SqliteStore::open(path).await?)),
+            Database::Postgres(url) => Ok(Store::Postgres(
+                postgres::PgStore::connect(url.expose()).await?,
+            )),
+        }
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(s) => s.close().await,
+            Store::Postgres(s) => s.close().await,
+        }
+    }
+}
+
+impl ContentRevisions for Store {
+    async fn record_revisions(
+        &self,
+        pages: &[PageDigest],
+        at: OffsetDateTime,
+    ) -> Result<Vec<Revision>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.record_revisions(pages, at).await,
+            Store::Postgres(s) => s.record_revisions(pages, at).await,
+        }
+    }
+
+    async fn revisions(&self, page_path: &str) -> Result<Vec<Revision>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.revisions(page_path).await,
+            Store::Postgres(s) => s.revisions(page_path).await,
+        }
+    }
+}
+
+impl Health for Store {
+    async fn readiness(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.readiness().await,
+            Store::Postgres(s) => s.readiness().await,
+        }
+    }
+}
+
+pub(crate) fn to_ms(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Checks that the newest embedded migration is recorded as applied.
+pub(crate) fn check_migrated(
+    migrator: &sqlx::migrate::Migrator,
+    applied: Option<i64>,
+) -> Result<(), StoreError> {
+    let expected = migrator.iter().map(|m| m.version).max();
+    match (expected, applied) {
+        (Some(e), Some(a)) if a >= e => Ok(()),
+        (None, _) => Ok(()),
+        (Some(e), a) => Err(StoreError::Migration(format!(
+            "latest applied migration is {a:?}, this build needs {e}"
+        ))),
+    }
+}
+
+type RevisionRow = (i64, String, String, String, i64);
+
+pub(crate) fn revision_from_row(
+    (id, page_path, title, content_sha256, ms): RevisionRow,
+) -> Revision {
+    Revision {
+        id,
+        page_path,
+        title,
+        content_sha256,
+        published_at: from_ms(ms),
+    }
+}

@@ -1,0 +1,261 @@
+//! Candor's HTTP surface.
+//!
+//! [`App`] holds the current site, rendered once per content change into a [`cache::PageCache`],
+//! and swaps it atomically on reload. [`App::router`] is the one route table: the public portal
+//! (served from memory), the native API under `/api/v1`, and the operations endpoints.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod assets;
+pub mod cache;
+pub mod headers;
+pub mod observe;
+pub mod render;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use candor_core::config::{Overrides, Settings};
+use candor_core::{Clock, Diagnostics, Site};
+use candor_store::{ContentRevisions, Health, PageDigest, Revision, Store, StoreError};
+
+use crate::assets::Assets;
+use crate::cache::PageCache;
+use crate::observe::Metrics;
+
+/// Why the site could not be (re)published.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The trust-as-code has problems; nothing changed.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    /// Recording content revisions failed; nothing changed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// A template failed to render; nothing changed.
+    #[error("rendering failed: {0}")]
+    Render(String),
+}
+
+/// What a successful reload did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReloadReport {
+    /// Pages now published.
+    pub pages: usize,
+    /// Settings that changed but only take effect after a restart.
+    pub restart_required_for: Vec<&'static str>,
+}
+
+/// The published state: swapped whole on each content change.
+pub struct Published {
+    /// The validated site.
+    pub site: Site,
+    /// Latest revision by page path.
+    pub revisions: HashMap<String, Revision>,
+    /// Rendered pages.
+    pub cache: Arc<PageCache>,
+    /// Security headers derived from `public_url`.
+    pub security_headers: HeaderMap,
+}
+
+/// The running trust center.
+pub struct App {
+    config_path: PathBuf,
+    overrides: Overrides,
+    /// Settings the process started with (listen, data dir, database are fixed until restart).
+    started_with: Settings,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    assets: Assets,
+    current: ArcSwap<Published>,
+    reloading: tokio::sync::Mutex<()>,
+    metrics: Metrics,
+}
+
+impl App {
+    /// Publishes `site` (recording content revisions) and returns the running app.
+    pub async fn start(
+        site: Site,
+        overrides: Overrides,
+        store: Store,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<App>, PublishError> {
+        let assets = Assets::default();
+        let published = publish(&site, &store, clock.as_ref(), &assets).await?;
+        let app = Arc::new(App {
+            config_path: site.settings.config_path.clone(),
+            overrides,
+            started_with: site.settings.clone(),
+            store,
+            clock,
+            assets,
+            current: ArcSwap::from_pointee(published),
+            reloading: tokio::sync::Mutex::new(()),
+            metrics: Metrics::new(),
+        });
+        app.compress_in_background();
+        Ok(app)
+    }
+
+    /// Re-reads the trust-as-code. On any problem the old content keeps being served and the
+    /// problems are returned (and logged by the caller).
+    pub async fn reload(&self) -> Result<ReloadReport, PublishError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let path = self.config_path.clone();
+        let overrides = self.overrides.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || candor_core::load::load_site(&path, &overrides))
+                .await
+                .map_err(|e| PublishError::Render(e.to_string()))?;
+        let mut site = loaded.map_err(PublishError::Invalid)?;
+        let mut restart_required_for = Vec::new();
+        let old = &self.started_with;
+        if site.settings.listen != old.listen {
+            restart_required_for.push("server.listen");
+        }
+        if site.settings.data_dir != old.data_dir {
+            restart_required_for.push("server.data_dir");
+        }
+        if site.settings.database != old.database {
+            restart_required_for.push("server.database_url");
+        }
+        // Keep what the process actually runs with; the rest applies now.
+        site.settings.listen = old.listen;
+        site.settings.data_dir = old.data_dir.clone();
+        site.settings.database = old.database.clone();
+        let published = publish(&site, &self.store, self.clock.as_ref(), &self.assets).await?;
+        let pages = site.pages.len();
+        self.current.store(Arc::new(published));
+        self.compress_in_background();
+        Ok(ReloadReport {
+            pages,
+            restart_required_for,
+        })
+    }
+
+    /// The currently published state.
+    pub fn published(&self) -> Arc<Published> {
+        self.current.load_full()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The route table.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(observe::metrics))
+            .route("/api/v1/pages", get(api::list_pages))
+            .route("/api/v1/revisions", get(api::page_revisions))
+            .route("/api/v1/admin/reload", post(api::reload))
+            .fallback(portal)
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                observe::around_request,
+            ))
+            .with_state(self.clone())
+    }
+
+    fn compress_in_background(&self) {
+        let cache = self.current.load().cache.clone();
+        // Brotli at quality 11 is slow; gzip serves until it is done.
+        tokio::task::spawn_blocking(move || cache.compress_brotli());
+    }
+}
+
+async fn publish(
+    site: &Site,
+    store: &Store,
+    clock: &dyn Clock,
+    assets: &Assets,
+) -> Result<Published, PublishError> {
+    let digests: Vec<PageDigest> = site
+        .pages
+        .iter()
+        .map(|p| PageDigest {
+            page_path: p.path(),
+            title: p.title.clone(),
+            content_sha256: p.content_sha256.clone(),
+        })
+        .collect();
+    let latest = store.record_revisions(&digests, clock.now()).await?;
+    let revisions: HashMap<String, Revision> = latest
+        .into_iter()
+        .map(|r| (r.page_path.clone(), r))
+        .collect();
+    let site_for_render = site.clone();
+    let revisions_for_render = revisions.clone();
+    let assets_for_render = assets.clone();
+    let cache = tokio::task::spawn_blocking(move || {
+        render::render_site(&site_for_render, &revisions_for_render, &assets_for_render)
+            .map(|r| PageCache::build(r, &assets_for_render))
+    })
+    .await
+    .map_err(|e| PublishError::Render(e.to_string()))?
+    .map_err(|e| PublishError::Render(e.to_string()))?;
+    Ok(Published {
+        security_headers: headers::security_headers(&site.settings.public_url),
+        site: site.clone(),
+        revisions,
+        cache: Arc::new(cache),
+    })
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    match app.store.readiness().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {err}\n"),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Serves every public page from the cache; anything else is the 404 page.
+async fn portal(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        let mut response = StatusCode::METHOD_NOT_ALLOWED.into_response();
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    let published = app.current.load();
+    let path = uri.path();
+    if let Some(entry) = published.cache.get(path) {
+        return entry.respond(&headers);
+    }
+    let trimmed = path.trim_end_matches('/');
+    if trimmed != path && published.cache.get(trimmed).is_some() {
+        if let Ok(location) = HeaderValue::from_str(trimmed) {
+            let mut response = StatusCode::PERMANENT_REDIRECT.into_response();
+            response.headers_mut().insert(header::LOCATION, location);
+            return response;
+        }
+    }
+    published.cache.not_found().respond(&headers)
+}

@@ -1,0 +1,103 @@
+//! Command-line interface. Precedence for every setting: flag > environment variable >
+//! `candor.toml` > built-in default.
+
+use std::path::PathBuf;
+
+use candor_core::config::{Overrides, SecretString};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Candor: a self-hosted, verifiable trust center in one binary.
+///
+/// Keep your trust center as files in git (candor.toml and content/*.md) and publish it with
+/// `candor serve`. Start with `candor init my-trust-center`.
+#[derive(Debug, Parser)]
+#[command(name = "candor", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    /// Log format for the server.
+    #[arg(
+        long,
+        value_enum,
+        global = true,
+        env = "CANDOR_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the trust center server.
+    Serve(ServeArgs),
+    /// Write a new, commented trust-as-code skeleton into DIR.
+    Init(InitArgs),
+    /// Validate candor.toml and every content page; print every problem found.
+    CheckConfig(StateArgs),
+}
+
+/// Where the trust-as-code and the state live; accepted by every command that reads state.
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// The configuration file.
+    #[arg(
+        long,
+        short = 'c',
+        env = "CANDOR_CONFIG",
+        default_value = "candor.toml",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
+
+    /// Data directory (database, keys). Default: `data` next to the config file.
+    #[arg(long, env = "CANDOR_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl StateArgs {
+    /// Flag and environment values that override the config file.
+    pub fn overrides(&self, listen: Option<String>) -> Overrides {
+        Overrides {
+            listen,
+            data_dir: self.data_dir.clone(),
+            public_url: std::env::var("CANDOR_PUBLIC_URL")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            database_url: std::env::var("CANDOR_DATABASE_URL")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(SecretString::new),
+        }
+    }
+}
+
+/// `candor serve`
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Config and data directory.
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Address to listen on, e.g. 127.0.0.1:8080 or [::]:8080.
+    #[arg(long, env = "CANDOR_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+/// `candor init`
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// The folder to create (it may exist but must not contain a candor.toml).
+    pub dir: PathBuf,
+}

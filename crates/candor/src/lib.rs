@@ -1,0 +1,41 @@
+//! The `candor` binary: command line, wiring, background work and signals.
+//!
+//! `main.rs` only parses arguments and calls [`run`]; everything else lives here so the
+//! integration tests (`tests/it`) can reach it.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod init;
+pub mod logging;
+pub mod serve;
+
+use std::process::ExitCode;
+
+use cli::{Cli, Command};
+
+/// Exit code for invalid trust-as-code or settings.
+pub const EXIT_CONFIG: u8 = 2;
+/// Exit code for any other failure (database, port, I/O).
+pub const EXIT_FAILURE: u8 = 1;
+
+/// Runs one command line.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Init(args) => init::run(&args),
+        Command::CheckConfig(args) => serve::check_config(&args),
+        Command::Serve(args) => {
+            logging::init(cli.log_format);
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(err) => {
+                    eprintln!("error: cannot start the async runtime: {err}");
+                    return ExitCode::from(EXIT_FAILURE);
+                }
+            };
+            runtime.block_on(serve::run(args))
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! `candor serve` and `candor check-config`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use candor_core::SystemClock;
+use candor_core::load::load_site;
+use candor_store::Store;
+use candor_web::{App, PublishError};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::{ServeArgs, StateArgs};
+use crate::{EXIT_CONFIG, EXIT_FAILURE};
+
+/// Validates the trust-as-code and prints every problem; exit 0 when all is well.
+pub fn check_config(args: &StateArgs) -> ExitCode {
+    match load_site(
+        &args.config,
+        &args.overrides(std::env::var("CANDOR_LISTEN").ok()),
+    ) {
+        Ok(site) => {
+            let s = &site.settings;
+            println!("{}: OK", args.config.display());
+            println!("  site:       {} ({} pages)", s.site_name, site.pages.len());
+            println!("  public URL: {}", s.public_url.as_str());
+            println!("  listen:     {}", s.listen);
+            println!("  database:   {}", s.database);
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            eprint!("{problems}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn run(args: ServeArgs) -> ExitCode {
+    let overrides = args.state.overrides(args.listen.clone());
+    let site = match load_site(&args.state.config, &overrides) {
+        Ok(site) => site,
+        Err(problems) => {
+            eprint!("{problems}");
+            eprintln!(
+                "Candor did not start; fix the problems above (`candor check-config` checks without starting)."
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let settings = site.settings.clone();
+    let store = match Store::open(&settings.database).await {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let listener = match TcpListener::bind(settings.listen).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            let hint = match err.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    "another process (perhaps another candor) is using it; stop it or choose another address with --listen"
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    "ports below 1024 need privileges; choose a higher port with --listen"
+                }
+                _ => "choose another address with --listen",
+            };
+            eprintln!("error: cannot listen on {}: {err}; {hint}", settings.listen);
+            store.close().await;
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let app = match App::start(site, overrides, store.clone(), Arc::new(SystemClock)).await {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("error: cannot publish the trust center: {err}");
+            store.close().await;
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let local = listener.local_addr().unwrap_or(settings.listen);
+    tracing::info!(
+        site = %settings.site_name,
+        public_url = %settings.public_url.as_str(),
+        listen = %local,
+        database = %settings.database,
+        pages = app.published().site.pages.len(),
+        "Candor is serving the trust center"
+    );
+    tokio::spawn(reload_on_sighup(app.clone()));
+    let service = app
+        .router()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    store.close().await;
+    match served {
+        Ok(()) => {
+            tracing::info!("Candor stopped");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "server failed");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+async fn reload_on_sighup(app: Arc<App>) {
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload through the API instead");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match app.reload().await {
+            Ok(report) => {
+                tracing::info!(pages = report.pages, "content reloaded on SIGHUP");
+                for key in report.restart_required_for {
+                    tracing::warn!(
+                        key,
+                        "this setting changed but takes effect only after a restart"
+                    );
+                }
+            }
+            Err(PublishError::Invalid(problems)) => {
+                for problem in problems.iter() {
+                    tracing::warn!(problem = %problem, "reload rejected; still serving the previous content");
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "reload failed; still serving the previous content")
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,138 @@
+//! The storage contract: the same tests against SQLite and PostgreSQL.
+
+use candor_core::config::{Database, SecretString};
+use candor_store::{ContentRevisions, Health, PageDigest, Store};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+use crate::support::PgDatabase;
+
+fn digest(path: &str, hash: &str) -> PageDigest {
+    PageDigest { page_path: path.into(), title: format!("Title of {path}"), content_sha256: hash.into() }
+}
+
+const T0: OffsetDateTime = datetime!(2026-11-01 09:00:00.123 UTC);
+const T1: OffsetDateTime = datetime!(2026-11-02 10:00:00 UTC);
+const T2: OffsetDateTime = datetime!(2026-11-03 11:00:00 UTC);
+
+/// Backend factories: each call opens a store on the same database (to test reopening).
+enum Backend {
+    Sqlite(tempfile::TempDir),
+    Postgres(PgDatabase),
+}
+
+impl Backend {
+    async fn open(&self) -> Store {
+        let db = match self {
+            Backend::Sqlite(dir) => Database::Sqlite(dir.path().join("nested/candor.db")),
+            Backend::Postgres(pg) => Database::Postgres(SecretString::new(pg.url.clone())),
+        };
+        Store::open(&db).await.unwrap()
+    }
+}
+
+async fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend::Sqlite(tempfile::tempdir().unwrap())];
+    if let Some(pg) = PgDatabase::create().await {
+        all.push(Backend::Postgres(pg));
+    }
+    all
+}
+
+#[tokio::test]
+async fn first_publication_records_every_page() {
+    for backend in backends().await {
+        let store = backend.open().await;
+        store.readiness().await.unwrap();
+        let latest = store.record_revisions(&[digest("/", "aa"), digest("/security", "bb")], T0).await.unwrap();
+        assert_eq!(latest.len(), 2, "{}", store.backend());
+        assert_eq!(latest[0].page_path, "/");
+        assert_eq!(latest[1].content_sha256, "bb");
+        assert_eq!(latest[0].published_at, T0, "millisecond precision is kept on {}", store.backend());
+        assert!(latest[1].id > latest[0].id);
+    }
+}
+
+#[tokio::test]
+async fn unchanged_content_keeps_its_revision_and_date() {
+    for backend in backends().await {
+        let store = backend.open().await;
+        let first = store.record_revisions(&[digest("/privacy", "p1")], T0).await.unwrap();
+        let again = store.record_revisions(&[digest("/privacy", "p1")], T1).await.unwrap();
+        assert_eq!(first, again, "{}", store.backend());
+        assert_eq!(store.revisions("/privacy").await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn each_change_is_a_new_revision_even_back_to_an_old_text() {
+    for backend in backends().await {
+        let store = backend.open().await;
+        store.record_revisions(&[digest("/compliance", "a")], T0).await.unwrap();
+        store.record_revisions(&[digest("/compliance", "b")], T1).await.unwrap();
+        let latest = store.record_revisions(&[digest("/compliance", "a")], T2).await.unwrap();
+        assert_eq!(latest[0].published_at, T2);
+        let history = store.revisions("/compliance").await.unwrap();
+        let hashes: Vec<_> = history.iter().map(|r| r.content_sha256.as_str()).collect();
+        assert_eq!(hashes, ["a", "b", "a"], "{}", store.backend());
+        assert_eq!(history.iter().map(|r| r.published_at).collect::<Vec<_>>(), [T0, T1, T2]);
+        assert!(store.revisions("/never").await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn history_survives_reopening() {
+    for backend in backends().await {
+        let store = backend.open().await;
+        store.record_revisions(&[digest("/operations", "o1")], T0).await.unwrap();
+        store.close().await;
+        let reopened = backend.open().await;
+        reopened.readiness().await.unwrap();
+        let latest = reopened.record_revisions(&[digest("/operations", "o1")], T2).await.unwrap();
+        assert_eq!(latest[0].published_at, T0, "{}", reopened.backend());
+    }
+}
+
+#[tokio::test]
+async fn concurrent_publishers_record_one_revision() {
+    for backend in backends().await {
+        // Two stores stand for two replicas sharing one database.
+        let (a, b) = (backend.open().await, backend.open().await);
+        let pages: Vec<_> = (0..20).map(|i| digest(&format!("/security/p{i}"), "same")).collect();
+        let (ra, rb) = tokio::join!(a.record_revisions(&pages, T0), b.record_revisions(&pages, T1));
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        assert_eq!(ra, rb, "both see the same latest revisions on {}", a.backend());
+        for i in 0..20 {
+            assert_eq!(a.revisions(&format!("/security/p{i}")).await.unwrap().len(), 1, "{}", a.backend());
+        }
+    }
+}
+
+#[tokio::test]
+async fn schemas_match_across_backends() {
+    let Some(pg) = PgDatabase::create().await else { return };
+    let sqlite_dir = tempfile::tempdir().unwrap();
+    let sqlite = Backend::Sqlite(sqlite_dir);
+    let postgres = Backend::Postgres(pg);
+    let (Store::Sqlite(_), Store::Postgres(_)) = (sqlite.open().await, postgres.open().await) else { panic!("wrong backends") };
+    let Backend::Sqlite(dir) = &sqlite else { unreachable!() };
+    let Backend::Postgres(pg) = &postgres else { unreachable!() };
+    let lite = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("nested/candor.db").display())).await.unwrap();
+    let mut lite_cols: Vec<(String, String)> = sqlx::query_as(
+        "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'",
+    )
+    .fetch_all(&lite)
+    .await
+    .unwrap();
+    let pgpool = sqlx::PgPool::connect(&pg.url).await.unwrap();
+    let mut pg_cols: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%'",
+    )
+    .fetch_all(&pgpool)
+    .await
+    .unwrap();
+    lite_cols.sort();
+    pg_cols.sort();
+    assert_eq!(lite_cols, pg_cols);
+    pgpool.close().await;
+}

@@ -16,7 +16,7 @@ pub struct Site {
 impl Site {
     /// Builds a site, sorting pages into navigation order.
     pub fn new(settings: Settings, mut pages: Vec<Page>) -> Site {
-        pages.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+        pages.sort_by_key(sort_key);
         Site { settings, pages }
     }
 

@@ -250,12 +250,13 @@ async fn portal(
         return entry.respond(&headers);
     }
     let trimmed = path.trim_end_matches('/');
-    if trimmed != path && published.cache.get(trimmed).is_some() {
-        if let Ok(location) = HeaderValue::from_str(trimmed) {
-            let mut response = StatusCode::PERMANENT_REDIRECT.into_response();
-            response.headers_mut().insert(header::LOCATION, location);
-            return response;
-        }
+    if trimmed != path
+        && published.cache.get(trimmed).is_some()
+        && let Ok(location) = HeaderValue::from_str(trimmed)
+    {
+        let mut response = StatusCode::PERMANENT_REDIRECT.into_response();
+        response.headers_mut().insert(header::LOCATION, location);
+        return response;
     }
     published.cache.not_found().respond(&headers)
 }

@@ -8,7 +8,11 @@ use time::macros::datetime;
 use crate::support::PgDatabase;
 
 fn digest(path: &str, hash: &str) -> PageDigest {
-    PageDigest { page_path: path.into(), title: format!("Title of {path}"), content_sha256: hash.into() }
+    PageDigest {
+        page_path: path.into(),
+        title: format!("Title of {path}"),
+        content_sha256: hash.into(),
+    }
 }
 
 const T0: OffsetDateTime = datetime!(2026-11-01 09:00:00.123 UTC);
@@ -44,11 +48,19 @@ async fn first_publication_records_every_page() {
     for backend in backends().await {
         let store = backend.open().await;
         store.readiness().await.unwrap();
-        let latest = store.record_revisions(&[digest("/", "aa"), digest("/security", "bb")], T0).await.unwrap();
+        let latest = store
+            .record_revisions(&[digest("/", "aa"), digest("/security", "bb")], T0)
+            .await
+            .unwrap();
         assert_eq!(latest.len(), 2, "{}", store.backend());
         assert_eq!(latest[0].page_path, "/");
         assert_eq!(latest[1].content_sha256, "bb");
-        assert_eq!(latest[0].published_at, T0, "millisecond precision is kept on {}", store.backend());
+        assert_eq!(
+            latest[0].published_at,
+            T0,
+            "millisecond precision is kept on {}",
+            store.backend()
+        );
         assert!(latest[1].id > latest[0].id);
     }
 }
@@ -57,8 +69,14 @@ async fn first_publication_records_every_page() {
 async fn unchanged_content_keeps_its_revision_and_date() {
     for backend in backends().await {
         let store = backend.open().await;
-        let first = store.record_revisions(&[digest("/privacy", "p1")], T0).await.unwrap();
-        let again = store.record_revisions(&[digest("/privacy", "p1")], T1).await.unwrap();
+        let first = store
+            .record_revisions(&[digest("/privacy", "p1")], T0)
+            .await
+            .unwrap();
+        let again = store
+            .record_revisions(&[digest("/privacy", "p1")], T1)
+            .await
+            .unwrap();
         assert_eq!(first, again, "{}", store.backend());
         assert_eq!(store.revisions("/privacy").await.unwrap().len(), 1);
     }
@@ -68,14 +86,26 @@ async fn unchanged_content_keeps_its_revision_and_date() {
 async fn each_change_is_a_new_revision_even_back_to_an_old_text() {
     for backend in backends().await {
         let store = backend.open().await;
-        store.record_revisions(&[digest("/compliance", "a")], T0).await.unwrap();
-        store.record_revisions(&[digest("/compliance", "b")], T1).await.unwrap();
-        let latest = store.record_revisions(&[digest("/compliance", "a")], T2).await.unwrap();
+        store
+            .record_revisions(&[digest("/compliance", "a")], T0)
+            .await
+            .unwrap();
+        store
+            .record_revisions(&[digest("/compliance", "b")], T1)
+            .await
+            .unwrap();
+        let latest = store
+            .record_revisions(&[digest("/compliance", "a")], T2)
+            .await
+            .unwrap();
         assert_eq!(latest[0].published_at, T2);
         let history = store.revisions("/compliance").await.unwrap();
         let hashes: Vec<_> = history.iter().map(|r| r.content_sha256.as_str()).collect();
         assert_eq!(hashes, ["a", "b", "a"], "{}", store.backend());
-        assert_eq!(history.iter().map(|r| r.published_at).collect::<Vec<_>>(), [T0, T1, T2]);
+        assert_eq!(
+            history.iter().map(|r| r.published_at).collect::<Vec<_>>(),
+            [T0, T1, T2]
+        );
         assert!(store.revisions("/never").await.unwrap().is_empty());
     }
 }
@@ -84,11 +114,17 @@ async fn each_change_is_a_new_revision_even_back_to_an_old_text() {
 async fn history_survives_reopening() {
     for backend in backends().await {
         let store = backend.open().await;
-        store.record_revisions(&[digest("/operations", "o1")], T0).await.unwrap();
+        store
+            .record_revisions(&[digest("/operations", "o1")], T0)
+            .await
+            .unwrap();
         store.close().await;
         let reopened = backend.open().await;
         reopened.readiness().await.unwrap();
-        let latest = reopened.record_revisions(&[digest("/operations", "o1")], T2).await.unwrap();
+        let latest = reopened
+            .record_revisions(&[digest("/operations", "o1")], T2)
+            .await
+            .unwrap();
         assert_eq!(latest[0].published_at, T0, "{}", reopened.backend());
     }
 }
@@ -98,26 +134,55 @@ async fn concurrent_publishers_record_one_revision() {
     for backend in backends().await {
         // Two stores stand for two replicas sharing one database.
         let (a, b) = (backend.open().await, backend.open().await);
-        let pages: Vec<_> = (0..20).map(|i| digest(&format!("/security/p{i}"), "same")).collect();
-        let (ra, rb) = tokio::join!(a.record_revisions(&pages, T0), b.record_revisions(&pages, T1));
+        let pages: Vec<_> = (0..20)
+            .map(|i| digest(&format!("/security/p{i}"), "same"))
+            .collect();
+        let (ra, rb) = tokio::join!(
+            a.record_revisions(&pages, T0),
+            b.record_revisions(&pages, T1)
+        );
         let (ra, rb) = (ra.unwrap(), rb.unwrap());
-        assert_eq!(ra, rb, "both see the same latest revisions on {}", a.backend());
+        assert_eq!(
+            ra,
+            rb,
+            "both see the same latest revisions on {}",
+            a.backend()
+        );
         for i in 0..20 {
-            assert_eq!(a.revisions(&format!("/security/p{i}")).await.unwrap().len(), 1, "{}", a.backend());
+            assert_eq!(
+                a.revisions(&format!("/security/p{i}")).await.unwrap().len(),
+                1,
+                "{}",
+                a.backend()
+            );
         }
     }
 }
 
 #[tokio::test]
 async fn schemas_match_across_backends() {
-    let Some(pg) = PgDatabase::create().await else { return };
+    let Some(pg) = PgDatabase::create().await else {
+        return;
+    };
     let sqlite_dir = tempfile::tempdir().unwrap();
     let sqlite = Backend::Sqlite(sqlite_dir);
     let postgres = Backend::Postgres(pg);
-    let (Store::Sqlite(_), Store::Postgres(_)) = (sqlite.open().await, postgres.open().await) else { panic!("wrong backends") };
-    let Backend::Sqlite(dir) = &sqlite else { unreachable!() };
-    let Backend::Postgres(pg) = &postgres else { unreachable!() };
-    let lite = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("nested/candor.db").display())).await.unwrap();
+    let (Store::Sqlite(_), Store::Postgres(_)) = (sqlite.open().await, postgres.open().await)
+    else {
+        panic!("wrong backends")
+    };
+    let Backend::Sqlite(dir) = &sqlite else {
+        unreachable!()
+    };
+    let Backend::Postgres(pg) = &postgres else {
+        unreachable!()
+    };
+    let lite = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("nested/candor.db").display()
+    ))
+    .await
+    .unwrap();
     let mut lite_cols: Vec<(String, String)> = sqlx::query_as(
         "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'",
     )

@@ -16,7 +16,11 @@ pub fn acme_copy() -> tempfile::TempDir {
     std::fs::create_dir(dir.path().join("content")).unwrap();
     for entry in std::fs::read_dir(src.join("content")).unwrap() {
         let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.path().join("content").join(path.file_name().unwrap())).unwrap();
+        std::fs::copy(
+            &path,
+            dir.path().join("content").join(path.file_name().unwrap()),
+        )
+        .unwrap();
     }
     dir
 }
@@ -24,15 +28,39 @@ pub fn acme_copy() -> tempfile::TempDir {
 /// A minimal valid trust center.
 pub fn tiny_site() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "candor.toml", "version = 1\n[site]\nname = \"Tiny Trust\"\nvendor = \"Tiny\"\n");
-    write(dir.path(), "content/index.md", &page("Tiny Trust", "welcome", "Welcome to Tiny.", "Hello from Tiny."));
-    write(dir.path(), "content/encryption.md", &page("Encryption", "security", "How we encrypt.", "## At rest\n\nAES-256-GCM."));
+    write(
+        dir.path(),
+        "candor.toml",
+        "version = 1\n[site]\nname = \"Tiny Trust\"\nvendor = \"Tiny\"\n",
+    );
+    write(
+        dir.path(),
+        "content/index.md",
+        &page(
+            "Tiny Trust",
+            "welcome",
+            "Welcome to Tiny.",
+            "Hello from Tiny.",
+        ),
+    );
+    write(
+        dir.path(),
+        "content/encryption.md",
+        &page(
+            "Encryption",
+            "security",
+            "How we encrypt.",
+            "## At rest\n\nAES-256-GCM.",
+        ),
+    );
     dir
 }
 
 /// A page file's text.
 pub fn page(title: &str, pillar: &str, summary: &str, body: &str) -> String {
-    format!("+++\ntitle = \"{title}\"\npillar = \"{pillar}\"\nsummary = \"{summary}\"\n+++\n{body}\n")
+    format!(
+        "+++\ntitle = \"{title}\"\npillar = \"{pillar}\"\nsummary = \"{summary}\"\n+++\n{body}\n"
+    )
 }
 
 pub fn write(dir: &Path, name: &str, text: &str) {
@@ -42,7 +70,11 @@ pub fn write(dir: &Path, name: &str, text: &str) {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The result of running `candor` to completion.
@@ -55,7 +87,10 @@ pub struct Output {
 /// Runs `candor ARGS` with extra environment variables and waits (at most 60 s).
 pub fn candor(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).env_remove("CANDOR_DATABASE_URL").env_remove("CANDOR_PUBLIC_URL").env_remove("CANDOR_LISTEN");
+    cmd.args(args)
+        .env_remove("CANDOR_DATABASE_URL")
+        .env_remove("CANDOR_PUBLIC_URL")
+        .env_remove("CANDOR_LISTEN");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -76,11 +111,18 @@ pub fn run_with_timeout(mut cmd: Command) -> Output {
         }
         if Instant::now() > deadline {
             child.kill().ok();
-            panic!("candor did not finish within 60 s: {}", std::fs::read_to_string(&e).unwrap_or_default());
+            panic!(
+                "candor did not finish within 60 s: {}",
+                std::fs::read_to_string(&e).unwrap_or_default()
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    Output { status, stdout: std::fs::read_to_string(o).unwrap(), stderr: std::fs::read_to_string(e).unwrap() }
+    Output {
+        status,
+        stdout: std::fs::read_to_string(o).unwrap(),
+        stderr: std::fs::read_to_string(e).unwrap(),
+    }
 }
 
 /// A running `candor serve`, stopped with SIGTERM on drop.
@@ -121,7 +163,13 @@ impl Server {
             cmd.env(k, v);
         }
         let child = cmd.spawn().unwrap();
-        let mut server = Server { child, base: format!("http://127.0.0.1:{port}"), data_dir: data_dir.to_path_buf(), stderr_path, _logs: logs };
+        let mut server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            data_dir: data_dir.to_path_buf(),
+            stderr_path,
+            _logs: logs,
+        };
         server.wait_ready().await;
         server
     }
@@ -133,12 +181,16 @@ impl Server {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("candor serve exited early ({status}): {}", self.stderr());
             }
-            if let Ok(r) = client.get(self.url("/readyz")).send().await {
-                if r.status() == 200 {
-                    return;
-                }
+            if let Ok(r) = client.get(self.url("/readyz")).send().await
+                && r.status() == 200
+            {
+                return;
             }
-            assert!(Instant::now() < deadline, "candor serve was not ready within 30 s: {}", self.stderr());
+            assert!(
+                Instant::now() < deadline,
+                "candor serve was not ready within 30 s: {}",
+                self.stderr()
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -152,7 +204,11 @@ impl Server {
     }
 
     pub fn signal(&self, name: &str) {
-        let ok = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().unwrap();
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
         assert!(ok.success());
     }
 
@@ -177,7 +233,10 @@ impl Server {
             if pred(&log) {
                 return log;
             }
-            assert!(Instant::now() < deadline, "expected log line never came: {log}");
+            assert!(
+                Instant::now() < deadline,
+                "expected log line never came: {log}"
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -186,7 +245,10 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = Command::new("kill").arg("-KILL").arg(self.child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(self.child.id().to_string())
+                .status();
             let _ = self.child.wait();
         }
     }
@@ -194,12 +256,17 @@ impl Drop for Server {
 
 /// An HTTP client that does not follow redirects or decompress (tests look at raw responses).
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(Duration::from_secs(10)).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
 }
 
 /// The PostgreSQL server for tests, or None (loudly) when there is none and it is not required.
 pub async fn postgres_admin_url() -> Option<String> {
-    let url = std::env::var("CANDOR_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let url = std::env::var("CANDOR_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let required = std::env::var("CANDOR_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
     let reachable = tokio::time::timeout(Duration::from_secs(5), sqlx::PgPool::connect(&url)).await;
     match reachable {
@@ -212,7 +279,10 @@ pub async fn postgres_admin_url() -> Option<String> {
                 Ok(Err(e)) => e.to_string(),
                 _ => "timed out".into(),
             };
-            assert!(!required, "CANDOR_REQUIRE_POSTGRES=1 but PostgreSQL at {url} is unreachable: {why}");
+            assert!(
+                !required,
+                "CANDOR_REQUIRE_POSTGRES=1 but PostgreSQL at {url} is unreachable: {why}"
+            );
             // Written past the test harness's capture so the skip is visible in every run.
             let _ = writeln!(
                 std::io::stderr(),
@@ -235,10 +305,20 @@ impl PgDatabase {
         let admin_url = postgres_admin_url().await?;
         let name = format!("candor_test_{}_{}", std::process::id(), unique());
         let pool = sqlx::PgPool::connect(&admin_url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&pool)
+            .await
+            .unwrap();
         pool.close().await;
-        let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
-        Some(PgDatabase { url: format!("{base}/{name}"), admin_url, name })
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_owned())
+            .unwrap();
+        Some(PgDatabase {
+            url: format!("{base}/{name}"),
+            admin_url,
+            name,
+        })
     }
 }
 
@@ -247,10 +327,17 @@ impl Drop for PgDatabase {
         // Best effort, in its own runtime because Drop is synchronous.
         let (admin, name) = (self.admin_url.clone(), self.name.clone());
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&pool).await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&pool)
+                    .await;
                     pool.close().await;
                 }
             });
@@ -262,6 +349,9 @@ impl Drop for PgDatabase {
 fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     u64::from(nanos) * 1000 + NEXT.fetch_add(1, Ordering::Relaxed)
 }

@@ -8,7 +8,8 @@
 #
 # Tunables (environment): ROUNDS (3), DURATION (10, seconds per wrk round), WARMUP (3),
 # CONNECTIONS (64), THREADS (2), STARTS (5, fresh starts for start-to-first-200),
-# BENCH_BIN (another candor binary; implies SKIP_BUILD=1), PERF=1 (record a perf profile of candor during one extra wrk run, if perf is installed).
+# BENCH_BIN (another candor binary; implies SKIP_BUILD=1), PERF=1 (record a perf profile of
+# candor during one extra wrk run, if perf is installed).
 #
 # Exits non-zero when a target is missed: throughput ratio < 0.7, idle RSS >= 40 MB, or
 # median cold start-to-first-200 >= 300 ms. All traffic goes to 127.0.0.1; every loop and
@@ -76,6 +77,7 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/candor-portal-bench.XXXXXX")
 CANDOR_PID=""
 NGINX_PID=""
+# shellcheck disable=SC2317 # invoked through the trap
 cleanup() {
     local status=$?
     set +e
@@ -267,7 +269,7 @@ for name in "${MIRRORED[@]}"; do
 done
 CONTENT_TYPE=$(header content-type "$WORK/candor.headers")
 user_line=""
-[[ $(id -u) -eq 0 ]] && user_line="user $(id -un) $(id -gn);"
+if [[ $(id -u) -eq 0 ]]; then user_line="user $(id -un) $(id -gn);"; fi
 
 cat >"$WORK/nginx/nginx.conf" <<EOF
 # Written by bench/portal.sh. worker_processes auto = one worker per core (2 here), the same
@@ -420,8 +422,15 @@ if [[ $PERF == 1 ]]; then
         perf_pid=$!
         run_wrk candor "$CANDOR_URL" "$DURATION" "$WORK/perf-wrk.txt"
         wait "$perf_pid" || true
-        perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
-            head -n 120 >"$PERF_TXT" || true
+        {
+            echo "# candor under wrk -t$THREADS -c$CONNECTIONS, ${DURATION}s; self time by object"
+            perf report -i "$WORK/perf.data" --no-children --sort dso --stdio -g none \
+                2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 15
+            echo
+            echo "# self time by symbol (top 80)"
+            perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --stdio -g none \
+                2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 80 | cut -c1-180
+        } >"$PERF_TXT" || true
         PERF_NOTE="perf profile (self time, top symbols): $PERF_TXT"
     else
         PERF_NOTE="perf requested but not installed"
@@ -465,7 +474,7 @@ OUT="bench/out/portal-$STAMP.txt"
         "best ${COLD_BEST} ms, worst ${COLD_WORST} ms [$COLD_ALL] (target median < ${MAX_START_MS} ms): $(pass "$START_OK")"
     echo "start-to-first-200, warm (existing data dir), $STARTS starts: median ${WARM_MEDIAN} ms," \
         "best ${WARM_BEST} ms, worst ${WARM_WORST} ms [$WARM_ALL]"
-    [[ -n "$PERF_NOTE" ]] && echo "$PERF_NOTE"
+    if [[ -n "$PERF_NOTE" ]]; then echo "$PERF_NOTE"; fi
 } | tee "$OUT"
 log "summary written to $OUT"
 

@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use candor_core::config::{Overrides, Settings};
@@ -101,6 +101,7 @@ impl App {
             metrics: Metrics::new(),
         });
         app.compress_in_background();
+        app.metrics.spawn_upkeep();
         Ok(app)
     }
 
@@ -231,12 +232,8 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 }
 
 /// Serves every public page from the cache; anything else is the 404 page.
-async fn portal(
-    State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+async fn portal(State(app): State<Arc<App>>, request: Request) -> Response {
+    let (method, headers) = (request.method(), request.headers());
     if method != Method::GET && method != Method::HEAD {
         let mut response = StatusCode::METHOD_NOT_ALLOWED.into_response();
         response
@@ -245,9 +242,9 @@ async fn portal(
         return response;
     }
     let published = app.current.load();
-    let path = uri.path();
+    let path = request.uri().path();
     if let Some(entry) = published.cache.get(path) {
-        return entry.respond(&headers);
+        return entry.respond(headers);
     }
     let trimmed = path.trim_end_matches('/');
     if trimmed != path
@@ -258,5 +255,5 @@ async fn portal(
         response.headers_mut().insert(header::LOCATION, location);
         return response;
     }
-    published.cache.not_found().respond(&headers)
+    published.cache.not_found().respond(headers)
 }

@@ -55,6 +55,19 @@ impl Metrics {
         Metrics { recorder, handle }
     }
 
+    /// Folds recorded histogram samples into their buckets every few seconds; without it samples
+    /// pile up in memory until the next `/metrics` scrape.
+    pub fn spawn_upkeep(&self) {
+        let handle = self.handle.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    }
+
     fn record(&self, route: String, method: &str, status: u16, seconds: f64) {
         metrics::with_local_recorder(&self.recorder, || {
             metrics::counter!(REQUESTS, "route" => route.clone(), "method" => method.to_owned(), "status" => status.to_string()).increment(1);

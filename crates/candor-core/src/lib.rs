@@ -6,10 +6,12 @@
 //! in [`load`], so that every front end (server, `check-config`, tests) validates them the same way.
 #![forbid(unsafe_code)]
 
+pub mod canonical;
 pub mod clock;
 pub mod config;
 pub mod content;
 pub mod diagnostic;
+pub mod entries;
 pub mod load;
 pub mod pillar;
 pub mod routes;

@@ -11,8 +11,11 @@
 use std::future::Future;
 
 use candor_core::config::Database;
+use candor_core::entries::Entry;
+pub use log::{LogStore, NewTile, SequencedEntry, StoredCheckpoint, TreeState};
 use time::OffsetDateTime;
 
+pub mod log;
 pub mod postgres;
 pub mod sqlite;
 
@@ -33,6 +36,15 @@ pub enum StoreError {
     /// A query failed.
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    /// The write would contradict what is stored (e.g. two roots for one tree size).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Stored data is not what Candor wrote.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The fact cannot be recorded as given.
+    #[error("invalid fact: {0}")]
+    Invalid(String),
 }
 
 /// One published version of a content page.
@@ -186,4 +198,67 @@ pub(crate) fn revision_from_row(
         content_sha256,
         published_at: from_ms(ms),
     }
+}
+
+impl LogStore for Store {
+    async fn sequenced_size(&self) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.sequenced_size().await,
+            Store::Postgres(s) => s.sequenced_size().await,
+        }
+    }
+    async fn leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<[u8; 32]>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.leaf_hashes(from, to).await,
+            Store::Postgres(s) => s.leaf_hashes(from, to).await,
+        }
+    }
+    async fn entries(&self, from: u64, to: u64) -> Result<Vec<SequencedEntry>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.entries(from, to).await,
+            Store::Postgres(s) => s.entries(from, to).await,
+        }
+    }
+    async fn tree_state(&self) -> Result<Option<TreeState>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.tree_state().await,
+            Store::Postgres(s) => s.tree_state().await,
+        }
+    }
+    async fn full_tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.full_tile(level, index).await,
+            Store::Postgres(s) => s.full_tile(level, index).await,
+        }
+    }
+    async fn integrate(
+        &self,
+        from_size: u64,
+        new: TreeState,
+        tiles: &[NewTile],
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.integrate(from_size, new, tiles, at).await,
+            Store::Postgres(s) => s.integrate(from_size, new, tiles, at).await,
+        }
+    }
+    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.add_checkpoint(checkpoint).await,
+            Store::Postgres(s) => s.add_checkpoint(checkpoint).await,
+        }
+    }
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.latest_checkpoint().await,
+            Store::Postgres(s) => s.latest_checkpoint().await,
+        }
+    }
+}
+
+/// The log entry for a new content revision.
+pub(crate) fn revision_entry(page: &PageDigest, at: OffsetDateTime) -> Result<Entry, StoreError> {
+    candor_core::entries::content_revision(&page.page_path, &page.content_sha256, at)
+        .map_err(|e| StoreError::Invalid(e.to_string()))
 }

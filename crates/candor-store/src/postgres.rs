@@ -6,13 +6,21 @@ use candor_core::config::redact_url;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use time::OffsetDateTime;
 
+use candor_core::entries::Entry;
+use sqlx::{Postgres, Transaction};
+
+use crate::log::{
+    EntryRow, NewTile, SequencedEntry, StoredCheckpoint, TreeState, entry_from_row, hash32, to_i64,
+};
 use crate::{
-    ContentRevisions, Health, PageDigest, Revision, RevisionRow, StoreError, check_migrated,
-    revision_from_row, to_ms,
+    ContentRevisions, Health, LogStore, PageDigest, Revision, RevisionRow, StoreError,
+    check_migrated, revision_entry, revision_from_row, to_ms,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// Serialises log appends, integration and checkpoints across processes sharing one database.
+const LOG_LOCK_KEY: i64 = 0x0063_616e_646f_7202; // "candor" + 2
 /// Serialises content-revision writers across processes sharing one database.
 const CONTENT_LOCK_KEY: i64 = 0x0063_616e_646f_7201; // "candor" + 1
 
@@ -71,7 +79,7 @@ impl ContentRevisions for PgStore {
             let row = match current {
                 Some(row) if row.3 == page.content_sha256 => row,
                 _ => {
-                    sqlx::query_as(
+                    let row: RevisionRow = sqlx::query_as(
                         "INSERT INTO content_revisions (page_path, title, content_sha256, published_at_ms) VALUES ($1, $2, $3, $4)
                          RETURNING id, page_path, title, content_sha256, published_at_ms",
                     )
@@ -80,7 +88,9 @@ impl ContentRevisions for PgStore {
                     .bind(&page.content_sha256)
                     .bind(to_ms(at))
                     .fetch_one(&mut *tx)
-                    .await?
+                    .await?;
+                    append(&mut tx, &revision_entry(page, at)?, at, None).await?;
+                    row
                 }
             };
             latest.push(revision_from_row(row));
@@ -107,5 +117,175 @@ impl Health for PgStore {
                 .fetch_one(&self.pool)
                 .await?;
         check_migrated(&MIGRATOR, applied)
+    }
+}
+
+/// Sequences `entry` inside the caller's transaction, under the log's advisory lock so that
+/// replicas sharing the database never hand out one index twice.
+pub(crate) async fn append(
+    tx: &mut Transaction<'_, Postgres>,
+    entry: &Entry,
+    at: OffsetDateTime,
+    idempotency_key: Option<&str>,
+) -> Result<u64, StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(LOG_LOCK_KEY)
+        .execute(&mut **tx)
+        .await?;
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO log_entries (seq, entry_type, entry, leaf_hash, recorded_at_ms, idempotency_key)
+         VALUES ((SELECT COALESCE(MAX(seq) + 1, 0) FROM log_entries), $1, $2, $3, $4, $5) RETURNING seq",
+    )
+    .bind(entry.entry_type)
+    .bind(&entry.bytes)
+    .bind(&entry.leaf_hash()[..])
+    .bind(to_ms(at))
+    .bind(idempotency_key)
+    .fetch_one(&mut **tx)
+    .await?;
+    u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("negative sequence number {seq}")))
+}
+
+impl LogStore for PgStore {
+    async fn sequenced_size(&self) -> Result<u64, StoreError> {
+        let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq) + 1, 0) FROM log_entries")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(next).unwrap_or(0))
+    }
+
+    async fn leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<[u8; 32]>, StoreError> {
+        let rows: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT leaf_hash FROM log_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+        )
+        .bind(to_i64(from)?)
+        .bind(to_i64(to)?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|h| hash32(h)).collect()
+    }
+
+    async fn entries(&self, from: u64, to: u64) -> Result<Vec<SequencedEntry>, StoreError> {
+        let rows: Vec<EntryRow> = sqlx::query_as(
+            "SELECT seq, entry_type, entry, leaf_hash, recorded_at_ms FROM log_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+        )
+        .bind(to_i64(from)?)
+        .bind(to_i64(to)?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(entry_from_row).collect()
+    }
+
+    async fn tree_state(&self) -> Result<Option<TreeState>, StoreError> {
+        let row: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT size, root FROM log_tree WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(size, root)| {
+            Ok(TreeState {
+                size: u64::try_from(size).unwrap_or(0),
+                root: hash32(&root)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn full_tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT data FROM log_tiles WHERE level = $1 AND idx = $2")
+                .bind(i32::from(level))
+                .bind(to_i64(index)?)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn integrate(
+        &self,
+        from_size: u64,
+        new: TreeState,
+        tiles: &[NewTile],
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LOG_LOCK_KEY)
+            .execute(&mut *tx)
+            .await?;
+        let current: Option<i64> = sqlx::query_scalar("SELECT size FROM log_tree WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        if current.unwrap_or(0) != to_i64(from_size)? {
+            return Ok(false);
+        }
+        for (level, index, data) in tiles {
+            sqlx::query("INSERT INTO log_tiles (level, idx, data) VALUES ($1, $2, $3) ON CONFLICT (level, idx) DO NOTHING")
+                .bind(i32::from(*level))
+                .bind(to_i64(*index)?)
+                .bind(data)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO log_tree (id, size, root, updated_at_ms) VALUES (1, $1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET size = excluded.size, root = excluded.root, updated_at_ms = excluded.updated_at_ms",
+        )
+        .bind(to_i64(new.size)?)
+        .bind(&new.root[..])
+        .bind(to_ms(at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LOG_LOCK_KEY)
+            .execute(&mut *tx)
+            .await?;
+        let existing: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT root FROM log_checkpoints WHERE size = $1")
+                .bind(to_i64(checkpoint.size)?)
+                .fetch_optional(&mut *tx)
+                .await?;
+        match existing {
+            Some(root) if root != checkpoint.root => {
+                return Err(StoreError::Conflict(format!(
+                    "a checkpoint of size {} with another root is already stored",
+                    checkpoint.size
+                )));
+            }
+            Some(_) => {}
+            None => {
+                sqlx::query("INSERT INTO log_checkpoints (size, root, note, signed_at_ms) VALUES ($1, $2, $3, $4)")
+                    .bind(to_i64(checkpoint.size)?)
+                    .bind(&checkpoint.root[..])
+                    .bind(&checkpoint.note)
+                    .bind(to_ms(checkpoint.signed_at))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row: Option<(i64, Vec<u8>, String, i64)> = sqlx::query_as(
+            "SELECT size, root, note, signed_at_ms FROM log_checkpoints ORDER BY size DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(size, root, note, ms)| {
+            Ok(StoredCheckpoint {
+                size: u64::try_from(size).unwrap_or(0),
+                root: hash32(&root)?,
+                note,
+                signed_at: crate::from_ms(ms),
+            })
+        })
+        .transpose()
     }
 }

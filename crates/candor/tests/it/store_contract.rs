@@ -201,3 +201,138 @@ async fn schemas_match_across_backends() {
     assert_eq!(lite_cols, pg_cols);
     pgpool.close().await;
 }
+
+// ---- the verifiable log ----
+
+use candor_store::{LogStore, StoredCheckpoint, TreeState};
+
+fn sha256_leaf(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update([0u8]);
+    h.update(bytes);
+    h.finalize().into()
+}
+
+#[tokio::test]
+async fn each_new_revision_is_sequenced_with_its_fact() {
+    for backend in backends().await {
+        let store = backend.open().await;
+        assert_eq!(store.sequenced_size().await.unwrap(), 0);
+        store
+            .record_revisions(&[digest("/", "a1"), digest("/security", "s1")], T0)
+            .await
+            .unwrap();
+        store
+            .record_revisions(&[digest("/", "a1"), digest("/security", "s2")], T1)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.sequenced_size().await.unwrap(),
+            3,
+            "unchanged pages add no entry on {}",
+            store.backend()
+        );
+        let entries = store.entries(0, 10).await.unwrap();
+        assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(
+            String::from_utf8(entries[2].entry.clone()).unwrap(),
+            r#"{"content_sha256":"s2","page":"/security","published_at":"2026-11-02T10:00:00Z","type":"content.revision","v":1}"#
+        );
+        assert!(entries.iter().all(|e| e.entry_type == "content.revision" && e.leaf_hash == sha256_leaf(&e.entry)));
+        assert_eq!(
+            store.leaf_hashes(1, 3).await.unwrap(),
+            [entries[1].leaf_hash, entries[2].leaf_hash]
+        );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_appends_get_distinct_gapless_indexes() {
+    for backend in backends().await {
+        let (a, b) = (backend.open().await, backend.open().await);
+        let pa: Vec<_> = (0..30)
+            .map(|i| digest(&format!("/privacy/a{i}"), "x"))
+            .collect();
+        let pb: Vec<_> = (0..30)
+            .map(|i| digest(&format!("/privacy/b{i}"), "y"))
+            .collect();
+        let (ra, rb) = tokio::join!(a.record_revisions(&pa, T0), b.record_revisions(&pb, T0));
+        ra.unwrap();
+        rb.unwrap();
+        let seqs: Vec<u64> = a
+            .entries(0, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, (0..60).collect::<Vec<u64>>(), "{}", a.backend());
+    }
+}
+
+#[tokio::test]
+async fn integration_is_compare_and_swap_and_checkpoints_never_fork() {
+    for backend in backends().await {
+        let store = backend.open().await;
+        assert_eq!(store.tree_state().await.unwrap(), None);
+        let s1 = TreeState {
+            size: 256,
+            root: [7; 32],
+        };
+        let tile = vec![9u8; 256 * 32];
+        assert!(
+            store
+                .integrate(0, s1, &[(0, 0, tile.clone())], T0)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .integrate(
+                    0,
+                    TreeState {
+                        size: 300,
+                        root: [8; 32]
+                    },
+                    &[],
+                    T1
+                )
+                .await
+                .unwrap(),
+            "stale integrator must lose"
+        );
+        assert_eq!(store.tree_state().await.unwrap(), Some(s1));
+        assert_eq!(store.full_tile(0, 0).await.unwrap(), Some(tile));
+        assert_eq!(store.full_tile(0, 1).await.unwrap(), None);
+
+        let cp = |size, root, note: &str| StoredCheckpoint {
+            size,
+            root,
+            note: note.into(),
+            signed_at: T1,
+        };
+        store
+            .add_checkpoint(&cp(256, [7; 32], "first"))
+            .await
+            .unwrap();
+        store
+            .add_checkpoint(&cp(256, [7; 32], "first again"))
+            .await
+            .unwrap();
+        let fork = store.add_checkpoint(&cp(256, [6; 32], "fork")).await;
+        assert!(
+            matches!(fork, Err(candor_store::StoreError::Conflict(_))),
+            "{}",
+            store.backend()
+        );
+        store
+            .add_checkpoint(&cp(300, [8; 32], "second"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.latest_checkpoint().await.unwrap().unwrap().note,
+            "second"
+        );
+    }
+}

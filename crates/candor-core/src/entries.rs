@@ -1,0 +1,109 @@
+//! Log entries: every published fact, typed, versioned and canonical. Each type is registered in
+//! `docs/LOG-ENTRIES.md`. Entries never contain personal data or free text in clear.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::canonical::{CanonicalError, to_canonical_json};
+
+/// The largest entry the log accepts (tlog-tiles entry bundles use a 16-bit length).
+pub const MAX_ENTRY_BYTES: usize = 65_535;
+
+/// Why an entry cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    /// Not canonicalisable.
+    #[error(transparent)]
+    Canonical(#[from] CanonicalError),
+    /// Over the size limit.
+    #[error("log entry of type {entry_type} is {size} bytes; the limit is {MAX_ENTRY_BYTES}")]
+    TooLarge {
+        /// The entry type.
+        entry_type: &'static str,
+        /// Its canonical size.
+        size: usize,
+    },
+}
+
+/// A canonical log entry, ready to sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The registered type, e.g. `content.revision`.
+    pub entry_type: &'static str,
+    /// RFC 8785 bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl Entry {
+    /// The RFC 6962 leaf hash: SHA-256(0x00 || bytes).
+    pub fn leaf_hash(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update([0u8]);
+        h.update(&self.bytes);
+        h.finalize().into()
+    }
+}
+
+fn build(entry_type: &'static str, version: u32, mut fields: Value) -> Result<Entry, EntryError> {
+    if let Value::Object(map) = &mut fields {
+        map.insert("type".into(), Value::String(entry_type.into()));
+        map.insert("v".into(), Value::from(version));
+    }
+    let bytes = to_canonical_json(&fields)?;
+    if bytes.len() > MAX_ENTRY_BYTES {
+        return Err(EntryError::TooLarge {
+            entry_type,
+            size: bytes.len(),
+        });
+    }
+    Ok(Entry { entry_type, bytes })
+}
+
+/// RFC 3339 UTC with milliseconds, the one time format entries use.
+pub fn timestamp(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let ms = at
+        .replace_nanosecond(at.millisecond() as u32 * 1_000_000)
+        .unwrap_or(at);
+    ms.format(&Rfc3339).unwrap_or_default()
+}
+
+/// `content.revision` v1: a content page's bytes changed and were published.
+pub fn content_revision(
+    page_path: &str,
+    content_sha256: &str,
+    published_at: OffsetDateTime,
+) -> Result<Entry, EntryError> {
+    build(
+        "content.revision",
+        1,
+        json!({ "page": page_path, "content_sha256": content_sha256, "published_at": timestamp(published_at) }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn content_revision_is_canonical_and_stable() {
+        let e =
+            content_revision("/security", "ab12", datetime!(2026-11-30 10:00:00.5 UTC)).unwrap();
+        assert_eq!(
+            String::from_utf8(e.bytes).unwrap(),
+            r#"{"content_sha256":"ab12","page":"/security","published_at":"2026-11-30T10:00:00.5Z","type":"content.revision","v":1}"#
+        );
+    }
+
+    #[test]
+    fn oversized_entries_are_refused() {
+        let long = "x".repeat(MAX_ENTRY_BYTES);
+        assert!(matches!(
+            content_revision(&long, "", OffsetDateTime::UNIX_EPOCH),
+            Err(EntryError::TooLarge { .. })
+        ));
+    }
+}

@@ -26,6 +26,21 @@ pub struct ConfigFile {
     /// How the server runs.
     #[serde(default)]
     pub server: ServerSection,
+    /// The verifiable log.
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+/// `[log]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// The log's origin line (its name in checkpoints); default: `public_url` without the scheme,
+    /// plus `/log`. It can never change once a checkpoint is signed.
+    pub origin: Option<Spanned<String>>,
+    /// The Ed25519 signing key (C2SP signer key format), relative to the config file; default:
+    /// `log-signing.key` in the data directory, created on first start.
+    pub key_file: Option<Spanned<String>>,
 }
 
 /// `[site]`
@@ -196,6 +211,12 @@ pub struct Settings {
     pub database: Database,
     /// The content folder.
     pub content_dir: PathBuf,
+    /// The log's origin.
+    pub log_origin: String,
+    /// True when `log.origin` was set explicitly (otherwise it was derived from `public_url`).
+    pub log_origin_explicit: bool,
+    /// The log signing key file.
+    pub log_key_file: PathBuf,
 }
 
 /// Parses `candor.toml` text and resolves it with the overrides. Collects every problem.
@@ -333,6 +354,27 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
         }
     });
 
+    let log_origin = match (&file.log.origin, &public_url) {
+        (Some(origin), _) => {
+            let o = origin.get_ref().trim();
+            if o.is_empty() || o.contains(char::is_whitespace) || o.contains('+') {
+                problems.push(Diagnostic::in_file(
+                    path,
+                    at(origin.span()),
+                    Some("log.origin"),
+                    format!("\"{o}\" is not a valid log origin; expected a schemeless URL without spaces or '+', e.g. \"trust.example.com/log\""),
+                ));
+            }
+            o.to_owned()
+        }
+        (None, Some(url)) => default_origin(url),
+        (None, None) => String::new(),
+    };
+    let log_key_file = match &file.log.key_file {
+        Some(k) => base.join(k.get_ref()),
+        None => data_dir.join("log-signing.key"),
+    };
+
     let content_dir = base.join(
         file.site
             .content_dir
@@ -356,9 +398,21 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
             data_dir,
             database,
             content_dir,
+            log_origin,
+            log_origin_explicit: file.log.origin.is_some(),
+            log_key_file,
         }),
         _ => Err(problems),
     }
+}
+
+/// The default origin: the public URL without its scheme, plus `/log`.
+pub fn default_origin(public_url: &PublicUrl) -> String {
+    let without_scheme = public_url
+        .as_str()
+        .split_once("://")
+        .map_or(public_url.as_str(), |(_, rest)| rest);
+    format!("{without_scheme}/log")
 }
 
 fn parse_database(raw: &str, data_dir: &Path) -> Result<Database, String> {
@@ -402,6 +456,11 @@ mod tests {
             Database::Sqlite(PathBuf::from("/srv/trust/data/candor.db"))
         );
         assert_eq!(s.content_dir, PathBuf::from("/srv/trust/content"));
+        assert_eq!(s.log_origin, "127.0.0.1:8080/log");
+        assert_eq!(
+            s.log_key_file,
+            PathBuf::from("/srv/trust/data/log-signing.key")
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod api;
 pub mod assets;
 pub mod cache;
 pub mod headers;
+pub mod log;
 pub mod observe;
 pub mod render;
 
@@ -63,6 +64,8 @@ pub struct Published {
     pub cache: Arc<PageCache>,
     /// Security headers derived from `public_url`.
     pub security_headers: HeaderMap,
+    /// Shared page chrome, for pages rendered per request.
+    pub chrome: render::Chrome,
 }
 
 /// The running trust center.
@@ -77,6 +80,7 @@ pub struct App {
     current: ArcSwap<Published>,
     reloading: tokio::sync::Mutex<()>,
     metrics: Metrics,
+    log: Arc<log::LogService>,
 }
 
 impl App {
@@ -86,6 +90,7 @@ impl App {
         overrides: Overrides,
         store: Store,
         clock: Arc<dyn Clock>,
+        log: Arc<log::LogService>,
     ) -> Result<Arc<App>, PublishError> {
         let assets = Assets::default();
         let published = publish(&site, &store, clock.as_ref(), &assets).await?;
@@ -99,7 +104,9 @@ impl App {
             current: ArcSwap::from_pointee(published),
             reloading: tokio::sync::Mutex::new(()),
             metrics: Metrics::new(),
+            log,
         });
+        app.log.wake();
         app.compress_in_background();
         app.metrics.spawn_upkeep();
         Ok(app)
@@ -134,6 +141,7 @@ impl App {
         let published = publish(&site, &self.store, self.clock.as_ref(), &self.assets).await?;
         let pages = site.pages.len();
         self.current.store(Arc::new(published));
+        self.log.wake();
         self.compress_in_background();
         Ok(ReloadReport {
             pages,
@@ -157,6 +165,8 @@ impl App {
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .route("/metrics", get(observe::metrics))
+            .route("/log/{*rest}", get(serve_log))
+            .route("/verify", get(verify))
             .route("/api/v1/pages", get(api::list_pages))
             .route("/api/v1/revisions", get(api::page_revisions))
             .route("/api/v1/admin/reload", post(api::reload))
@@ -198,9 +208,11 @@ async fn publish(
     let site_for_render = site.clone();
     let revisions_for_render = revisions.clone();
     let assets_for_render = assets.clone();
-    let cache = tokio::task::spawn_blocking(move || {
-        render::render_site(&site_for_render, &revisions_for_render, &assets_for_render)
-            .map(|r| PageCache::build(r, &assets_for_render))
+    let (cache, chrome) = tokio::task::spawn_blocking(move || {
+        render::render_site(&site_for_render, &revisions_for_render, &assets_for_render).map(|r| {
+            let chrome = r.chrome.clone();
+            (PageCache::build(r, &assets_for_render), chrome)
+        })
     })
     .await
     .map_err(|e| PublishError::Render(e.to_string()))?
@@ -210,7 +222,43 @@ async fn publish(
         site: site.clone(),
         revisions,
         cache: Arc::new(cache),
+        chrome,
     })
+}
+
+async fn serve_log(
+    State(app): State<Arc<App>>,
+    axum::extract::Path(rest): axum::extract::Path<String>,
+) -> Response {
+    app.log.serve(&rest).await
+}
+
+async fn verify(State(app): State<Arc<App>>) -> Response {
+    let published = app.published();
+    let latest = app.log.latest();
+    let checkpoint = latest
+        .as_ref()
+        .and_then(|l| std::str::from_utf8(&l.note).ok());
+    let canonical = published.site.settings.public_url.join("/verify");
+    match render::render_verify(
+        &published.chrome,
+        canonical,
+        app.log.origin(),
+        &app.log.vkey(),
+        checkpoint,
+    ) {
+        Ok(html) => {
+            let mut response = axum::response::Html(html).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            response
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "rendering the Verify page failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 async fn healthz() -> &'static str {

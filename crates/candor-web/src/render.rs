@@ -97,6 +97,41 @@ struct NotFoundPage<'a> {
     description: String,
 }
 
+#[derive(Template)]
+#[template(path = "verify.html")]
+struct VerifyPage<'a> {
+    chrome: &'a Chrome,
+    current: String,
+    current_pillar: String,
+    canonical: String,
+    description: String,
+    origin: &'a str,
+    vkey: &'a str,
+    checkpoint: Option<&'a str>,
+}
+
+/// Renders the Verify page for the current checkpoint.
+pub fn render_verify(
+    chrome: &Chrome,
+    canonical: String,
+    origin: &str,
+    vkey: &str,
+    checkpoint: Option<&str>,
+) -> Result<String, askama::Error> {
+    VerifyPage {
+        chrome,
+        current: "/verify".into(),
+        current_pillar: String::new(),
+        canonical,
+        description: "Check for yourself that the history published here was never rewritten."
+            .into(),
+        origin,
+        vkey,
+        checkpoint,
+    }
+    .render()
+}
+
 /// A rendered page: its path and HTML.
 #[derive(Debug, Clone)]
 pub struct RenderedPage {
@@ -108,6 +143,8 @@ pub struct RenderedPage {
 
 /// Every page of the site plus the 404 page, rendered.
 pub struct RenderedSite {
+    /// What every page shares (for pages rendered later, such as Verify).
+    pub chrome: Chrome,
     /// Portal pages by path.
     pub pages: Vec<RenderedPage>,
     /// The 404 page.
@@ -249,7 +286,11 @@ pub fn render_site(
         description: "There is no page at this address.".into(),
     }
     .render()?;
-    Ok(RenderedSite { pages, not_found })
+    Ok(RenderedSite {
+        chrome,
+        pages,
+        not_found,
+    })
 }
 
 fn format_updated(at: OffsetDateTime) -> Updated {

@@ -46,6 +46,25 @@ pub enum Command {
     Init(InitArgs),
     /// Validate candor.toml and every content page; print every problem found.
     CheckConfig(StateArgs),
+    /// Create the log's Ed25519 signing key (mode 0600) and print its verifier key.
+    Keygen(KeygenArgs),
+}
+
+/// `candor keygen`
+#[derive(Debug, Clone, Args)]
+pub struct KeygenArgs {
+    /// Config and data directory (for the default origin and key file).
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// The log origin the key signs for. Default: log.origin from the config (derived from
+    /// public_url).
+    #[arg(long, value_name = "ORIGIN")]
+    pub origin: Option<String>,
+
+    /// Where to write the key. Default: log.key_file from the config (the data directory).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// Where the trust-as-code and the state live; accepted by every command that reads state.

@@ -23,6 +23,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Init(args) => init::run(&args),
         Command::CheckConfig(args) => serve::check_config(&args),
+        Command::Keygen(args) => serve::keygen(&args),
         Command::Serve(args) => {
             logging::init(cli.log_format);
             let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use candor_core::SystemClock;
 use candor_core::load::load_site;
 use candor_store::Store;
+use candor_web::log::LogService;
 use candor_web::{App, PublishError};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cli::{ServeArgs, StateArgs};
+use crate::cli::{KeygenArgs, ServeArgs, StateArgs};
 use crate::{EXIT_CONFIG, EXIT_FAILURE};
 
 /// Validates the trust-as-code and prints every problem; exit 0 when all is well.
@@ -34,6 +35,60 @@ pub fn check_config(args: &StateArgs) -> ExitCode {
             ExitCode::from(EXIT_CONFIG)
         }
     }
+}
+
+/// `candor keygen`: writes a new signing key and prints the verifier key.
+pub fn keygen(args: &KeygenArgs) -> ExitCode {
+    let (origin, out) = match (&args.origin, &args.out) {
+        (Some(origin), Some(out)) => (origin.clone(), out.clone()),
+        _ => {
+            let overrides = args.state.overrides(None);
+            let text = match std::fs::read_to_string(&args.state.config) {
+                Ok(text) => text,
+                Err(err) => {
+                    eprintln!(
+                        "error: cannot read {}: {err}; pass --origin and --out, or --config",
+                        args.state.config.display()
+                    );
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            match candor_core::config::resolve(&args.state.config, &text, &overrides) {
+                Ok(s) => (
+                    args.origin.clone().unwrap_or(s.log_origin),
+                    args.out.clone().unwrap_or(s.log_key_file),
+                ),
+                Err(problems) => {
+                    eprint!("{problems}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            }
+        }
+    };
+    if out.exists() {
+        eprintln!(
+            "error: {} already exists; keygen never overwrites a key (a log's key never changes)",
+            out.display()
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let signer = match candor_tlog::Ed25519NoteSigner::generate(&origin) {
+        Ok(signer) => signer,
+        Err(err) => {
+            eprintln!("error: cannot make a key for origin \"{origin}\": {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Err(err) = candor_web::log::write_private(&out, signer.to_skey().as_bytes()) {
+        eprintln!("error: cannot write {}: {err}", out.display());
+        return ExitCode::from(EXIT_FAILURE);
+    }
+    eprintln!(
+        "wrote the signing key for \"{origin}\" to {} (mode 0600); keep it secret and never commit it",
+        out.display()
+    );
+    println!("{}", signer.vkey());
+    ExitCode::SUCCESS
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -74,7 +129,18 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let app = match App::start(site, overrides, store.clone(), Arc::new(SystemClock)).await {
+    let clock: Arc<dyn candor_core::Clock> = Arc::new(SystemClock);
+    let default_key = settings.log_key_file == settings.data_dir.join("log-signing.key");
+    let log = match open_log(&settings, store.clone(), clock.clone(), default_key).await {
+        Ok(log) => log,
+        Err(err) => {
+            eprintln!("error: {err}");
+            store.close().await;
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    log.spawn();
+    let app = match App::start(site, overrides, store.clone(), clock, log.clone()).await {
         Ok(app) => app,
         Err(err) => {
             eprintln!("error: cannot publish the trust center: {err}");
@@ -89,6 +155,8 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         listen = %local,
         database = %settings.database,
         pages = app.published().site.pages.len(),
+        log.origin = %log.origin(),
+        log.vkey = %log.vkey(),
         "Candor is serving the trust center"
     );
     tokio::spawn(reload_on_sighup(app.clone()));
@@ -153,4 +221,22 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn open_log(
+    settings: &candor_core::config::Settings,
+    store: Store,
+    clock: Arc<dyn candor_core::Clock>,
+    create_key: bool,
+) -> Result<Arc<LogService>, candor_web::log::LogError> {
+    let signer = candor_web::log::load_or_create_key(
+        &settings.log_key_file,
+        &settings.log_origin,
+        settings.log_origin_explicit,
+        create_key,
+    )?;
+    let origin = candor_tlog::NoteSigner::name(&signer).to_owned();
+    let highwater =
+        std::path::PathBuf::from(format!("{}.checkpoint", settings.log_key_file.display()));
+    LogService::open(store, clock, origin, signer, highwater).await
 }

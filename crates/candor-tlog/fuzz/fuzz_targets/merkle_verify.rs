@@ -1,0 +1,10 @@
+//! Fuzz target `merkle_verify`: see candor_tlog::fuzz_support.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Err(problem) = candor_tlog::fuzz_support::run("merkle_verify", data) {
+        panic!("merkle_verify: {problem}");
+    }
+});

@@ -1,0 +1,10 @@
+//! Fuzz target `tile_path`: see candor_tlog::fuzz_support.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Err(problem) = candor_tlog::fuzz_support::run("tile_path", data) {
+        panic!("tile_path: {problem}");
+    }
+});

@@ -1,0 +1,630 @@
+//! The verifiable log at run time: integrates sequenced entries into the Merkle tree (full tiles
+//! stored, partial tiles derived), signs checkpoints, and serves them per C2SP tlog-tiles.
+//!
+//! Safety against rewriting history: a high-water file beside the signing key (outside the
+//! database) holds the newest signed checkpoint. On start the database must contain that tree:
+//! if it is behind (an old backup was restored) or disagrees (a different log), the server
+//! refuses to start and says how to recover, because signing a smaller or different tree would
+//! fork the log.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use axum::body::Bytes;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use candor_core::Clock;
+use candor_store::{LogStore, Store, StoreError, StoredCheckpoint, TreeState};
+use candor_tlog::merkle::root_from_leaf_hashes;
+use candor_tlog::tiles::parse_tile_hashes;
+use candor_tlog::{
+    Checkpoint, Ed25519NoteSigner, Hash, SignedCheckpoint, TilePath, TreeBuilder, encode_bundle,
+};
+
+const TILE_WIDTH: usize = 256;
+const HASH_BYTES: usize = 32;
+/// Leaves integrated per database round trip.
+const INTEGRATE_CHUNK: u64 = 16_384;
+
+/// Why the log cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The signing key cannot be read or made.
+    #[error("log signing key {path}: {detail}")]
+    Key {
+        /// The key file.
+        path: String,
+        /// What went wrong and what to do.
+        detail: String,
+    },
+    /// The database does not hold the tree that was already signed.
+    #[error("{0}")]
+    Rollback(String),
+    /// Stored data contradicts itself.
+    #[error("the log in the database is inconsistent: {0}")]
+    Corrupt(String),
+    /// Anything else from the log library.
+    #[error("{0}")]
+    Format(String),
+}
+
+/// Loads the signing key, creating it (mode 0600) when `create` and it does not exist.
+///
+/// A log's origin is fixed by its key. When the origin was only derived (no `log.origin` in the
+/// config, e.g. a loopback address that changed) and an existing key names another origin, the
+/// key's origin wins, with a warning; an explicit `log.origin` that disagrees is an error.
+pub fn load_or_create_key(
+    path: &Path,
+    origin: &str,
+    origin_explicit: bool,
+    create: bool,
+) -> Result<Ed25519NoteSigner, LogError> {
+    let key_err = |detail: String| LogError::Key {
+        path: path.display().to_string(),
+        detail,
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound && create => {
+            let signer = Ed25519NoteSigner::generate(origin).map_err(|e| key_err(e.to_string()))?;
+            match write_private(path, signer.to_skey().as_bytes()) {
+                Ok(()) => {
+                    tracing::info!(key_file = %path.display(), vkey = %signer.vkey(), "created a new log signing key");
+                    return Ok(signer);
+                }
+                // Another process sharing the data directory made it first: use theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    std::fs::read_to_string(path)
+                        .map_err(|e| key_err(format!("cannot read: {e}")))?
+                }
+                Err(e) => return Err(key_err(format!("cannot create: {e}"))),
+            }
+        }
+        Err(err) => {
+            return Err(key_err(format!(
+                "cannot read: {err}; create one with `candor keygen`"
+            )));
+        }
+    };
+    let signer = Ed25519NoteSigner::from_skey(text.trim())
+        .map_err(|e| key_err(format!("cannot parse: {e}")))?;
+    let key_origin = candor_tlog::NoteSigner::name(&signer).to_owned();
+    if key_origin != origin {
+        if origin_explicit {
+            return Err(key_err(format!(
+                "the key signs for origin \"{key_origin}\" but log.origin is \"{origin}\"; a log's key and origin never change: use this log's key, or start a new log (new origin, new data directory)"
+            )));
+        }
+        tracing::warn!(key_origin = %key_origin, derived_origin = %origin, "the log keeps the origin its key was made for; set log.origin to make this explicit");
+    }
+    Ok(signer)
+}
+
+/// Writes a new file readable only by its owner, refusing to overwrite one.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}
+
+/// Replaces `path` atomically and durably: temp file, fsync, rename, fsync the directory.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// The tree as integrated so far, plus the hashes of the tiles not yet full at each level.
+#[derive(Clone, Default)]
+struct Integrator {
+    builder: TreeBuilder,
+    /// `partial[k]`: the hashes (Merkle level 8k) collected for the current level-k tile.
+    partial: Vec<Vec<u8>>,
+}
+
+impl Integrator {
+    /// Appends a leaf; returns the tiles it completed.
+    fn push(
+        &mut self,
+        leaf: Hash,
+        completed: &mut Vec<(u8, u64, Vec<u8>)>,
+    ) -> Result<(), LogError> {
+        let partial = &mut self.partial;
+        self.builder
+            .append_with(leaf, |node, hash| {
+                if node.level % 8 == 0 {
+                    let k = usize::from(node.level / 8);
+                    if partial.len() <= k {
+                        partial.resize(k + 1, Vec::new());
+                    }
+                    if let Some(buffer) = partial.get_mut(k) {
+                        buffer.extend_from_slice(&hash.0);
+                        if buffer.len() == TILE_WIDTH * HASH_BYTES {
+                            completed.push((
+                                node.level / 8,
+                                node.index >> 8,
+                                std::mem::take(buffer),
+                            ));
+                        }
+                    }
+                }
+            })
+            .map_err(|e| LogError::Format(e.to_string()))
+    }
+
+    fn state(&self) -> TreeState {
+        TreeState {
+            size: self.builder.size(),
+            root: self.builder.root().0,
+        }
+    }
+}
+
+/// The latest signed checkpoint, as served.
+#[derive(Debug, Clone)]
+pub struct LatestCheckpoint {
+    /// Tree size.
+    pub size: u64,
+    /// The signed note.
+    pub note: Bytes,
+}
+
+/// The running log.
+pub struct LogService {
+    origin: String,
+    signer: Ed25519NoteSigner,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    highwater_path: PathBuf,
+    highwater: std::sync::Mutex<Option<Checkpoint>>,
+    integrator: tokio::sync::Mutex<Integrator>,
+    integrated_size: AtomicU64,
+    latest: ArcSwapOption<LatestCheckpoint>,
+    wake: tokio::sync::Notify,
+}
+
+impl LogService {
+    /// Rebuilds the tree from the database, checks it against the high-water checkpoint and
+    /// integrates whatever was sequenced but not yet integrated.
+    pub async fn open(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        origin: String,
+        signer: Ed25519NoteSigner,
+        highwater_path: PathBuf,
+    ) -> Result<Arc<LogService>, LogError> {
+        let highwater = read_highwater(&highwater_path, &origin)?;
+        let service = LogService {
+            origin,
+            signer,
+            store,
+            clock,
+            highwater_path,
+            highwater: std::sync::Mutex::new(highwater.clone()),
+            integrator: tokio::sync::Mutex::new(Integrator::default()),
+            integrated_size: AtomicU64::new(0),
+            latest: ArcSwapOption::empty(),
+            wake: tokio::sync::Notify::new(),
+        };
+        if let Some(hw) = &highwater {
+            let sequenced = service.store.sequenced_size().await?;
+            if sequenced < hw.size {
+                return Err(LogError::Rollback(format!(
+                    "the database holds {sequenced} log entries, but a checkpoint of size {} was already signed (recorded in {}). \
+                     The database was restored from an older backup or belongs to another log. Restore the newest backup of this \
+                     log's database. Do not delete the high-water file: signing a smaller tree would fork the log, which every \
+                     witness and verifier would detect.",
+                    hw.size,
+                    service.highwater_path.display()
+                )));
+            }
+        }
+        // Rebuild the in-memory frontier from the stored leaf hashes.
+        if let Some(state) = service.store.tree_state().await? {
+            let mut integrator = service.integrator.lock().await;
+            let mut ignored = Vec::new();
+            let mut from = 0;
+            while from < state.size {
+                let to = (from + INTEGRATE_CHUNK).min(state.size);
+                for leaf in service.store.leaf_hashes(from, to).await? {
+                    integrator.push(Hash(leaf), &mut ignored)?;
+                    ignored.clear();
+                    service.check_highwater(&integrator)?;
+                }
+                from = to;
+            }
+            if integrator.state() != state {
+                return Err(LogError::Corrupt(format!(
+                    "the stored root for size {} does not match the stored entries",
+                    state.size
+                )));
+            }
+            service.integrated_size.store(state.size, Ordering::Release);
+        }
+        if let Some(cp) = service.store.latest_checkpoint().await? {
+            service.check_stored_checkpoint(&cp)?;
+            service.latest.store(Some(Arc::new(LatestCheckpoint {
+                size: cp.size,
+                note: Bytes::from(cp.note.into_bytes()),
+            })));
+        }
+        let service = Arc::new(service);
+        service.integrate_once().await?;
+        service.sign_if_grown().await?;
+        Ok(service)
+    }
+
+    fn check_stored_checkpoint(&self, cp: &StoredCheckpoint) -> Result<(), LogError> {
+        let parsed = SignedCheckpoint::parse(cp.note.as_bytes())
+            .map_err(|e| LogError::Corrupt(format!("stored checkpoint: {e}")))?;
+        parsed.verify_log(&self.origin, &self.signer.verifier()).map_err(|e| {
+            LogError::Rollback(format!(
+                "the newest checkpoint in the database was not signed by this key for origin \"{}\" ({e}). A log's origin and key never \
+                 change once a checkpoint is signed: restore the original key file, or start a new log with a new origin and data directory.",
+                self.origin
+            ))
+        })?;
+        Ok(())
+    }
+
+    fn check_highwater(&self, integrator: &Integrator) -> Result<(), LogError> {
+        let guard = self
+            .highwater
+            .lock()
+            .map_err(|_| LogError::Corrupt("high-water lock poisoned".into()))?;
+        if let Some(hw) = guard.as_ref()
+            && integrator.builder.size() == hw.size
+            && integrator.builder.root() != hw.root
+        {
+            return Err(LogError::Rollback(format!(
+                "the tree in the database at size {} has root {} but the checkpoint already signed for that size (in {}) has root {}: \
+                 this database does not hold the log that was published. Restore this log's own database.",
+                hw.size,
+                integrator.builder.root().to_base64(),
+                self.highwater_path.display(),
+                hw.root.to_base64()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The log's origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The verifier key, in C2SP vkey format.
+    pub fn vkey(&self) -> String {
+        self.signer.vkey()
+    }
+
+    /// The newest signed checkpoint.
+    pub fn latest(&self) -> Option<Arc<LatestCheckpoint>> {
+        self.latest.load_full()
+    }
+
+    /// Asks the background loop to integrate now (after new entries were sequenced).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Integrates every sequenced entry not yet in the tree. Returns the new size.
+    pub async fn integrate_once(&self) -> Result<u64, LogError> {
+        let mut integrator = self.integrator.lock().await;
+        loop {
+            let from = integrator.builder.size();
+            let head = self.store.sequenced_size().await?;
+            if head <= from {
+                return Ok(from);
+            }
+            let to = head.min(from + INTEGRATE_CHUNK);
+            let mut next = integrator.clone();
+            let mut tiles = Vec::new();
+            for leaf in self.store.leaf_hashes(from, to).await? {
+                next.push(Hash(leaf), &mut tiles)?;
+                self.check_highwater(&next)?;
+            }
+            if next.builder.size() != to {
+                return Err(LogError::Corrupt(format!("entries {from}..{to} have gaps")));
+            }
+            if self
+                .store
+                .integrate(from, next.state(), &tiles, self.clock.now())
+                .await?
+            {
+                *integrator = next;
+            } else {
+                // Another replica integrated first: catch up to what it stored.
+                let Some(state) = self.store.tree_state().await? else {
+                    continue;
+                };
+                let mut caught = integrator.clone();
+                let mut ignored = Vec::new();
+                for leaf in self.store.leaf_hashes(from, state.size).await? {
+                    caught.push(Hash(leaf), &mut ignored)?;
+                }
+                if caught.state() != state {
+                    return Err(LogError::Corrupt(format!(
+                        "another replica stored root for size {} that the entries do not give",
+                        state.size
+                    )));
+                }
+                *integrator = caught;
+            }
+            self.integrated_size
+                .store(integrator.builder.size(), Ordering::Release);
+        }
+    }
+
+    /// Signs a checkpoint when the tree grew past the newest signed one (or none exists yet).
+    pub async fn sign_if_grown(&self) -> Result<(), LogError> {
+        let integrator = self.integrator.lock().await;
+        let state = integrator.state();
+        // Another replica may have signed a newer one.
+        if let Some(stored) = self.store.latest_checkpoint().await?
+            && self.latest().is_none_or(|l| l.size < stored.size)
+        {
+            self.check_stored_checkpoint(&stored)?;
+            self.latest.store(Some(Arc::new(LatestCheckpoint {
+                size: stored.size,
+                note: Bytes::from(stored.note.into_bytes()),
+            })));
+        }
+        if self.latest().is_some_and(|l| l.size >= state.size) {
+            return Ok(());
+        }
+        let checkpoint = Checkpoint::new(self.origin.clone(), state.size, Hash(state.root))
+            .map_err(|e| LogError::Format(e.to_string()))?;
+        let signed = checkpoint
+            .sign(&self.signer)
+            .map_err(|e| LogError::Format(e.to_string()))?;
+        let note = signed.to_bytes();
+        // The high-water mark is durable before anyone can see the checkpoint.
+        write_atomic(&self.highwater_path, &note).map_err(|e| LogError::Key {
+            path: self.highwater_path.display().to_string(),
+            detail: format!("cannot record the signed checkpoint: {e}"),
+        })?;
+        if let Ok(mut hw) = self.highwater.lock() {
+            *hw = Some(checkpoint);
+        }
+        let text = String::from_utf8(note.clone()).map_err(|e| LogError::Format(e.to_string()))?;
+        self.store
+            .add_checkpoint(&StoredCheckpoint {
+                size: state.size,
+                root: state.root,
+                note: text,
+                signed_at: self.clock.now(),
+            })
+            .await?;
+        self.latest.store(Some(Arc::new(LatestCheckpoint {
+            size: state.size,
+            note: Bytes::from(note),
+        })));
+        tracing::debug!(log.size = state.size, "signed a checkpoint");
+        Ok(())
+    }
+
+    /// Integrates and signs at most once a second, sooner when woken, until the process ends.
+    pub fn spawn(self: &Arc<Self>) {
+        let log = self.clone();
+        tokio::spawn(async move {
+            let mut last_sign = Instant::now();
+            loop {
+                tokio::select! {
+                    () = log.wake.notified() => {},
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {},
+                }
+                let since = last_sign.elapsed();
+                if since < Duration::from_secs(1) {
+                    tokio::time::sleep(Duration::from_secs(1) - since).await;
+                }
+                last_sign = Instant::now();
+                if let Err(err) = log.integrate_once().await {
+                    tracing::error!(error = %err, "log integration failed; will retry");
+                    continue;
+                }
+                if let Err(err) = log.sign_if_grown().await {
+                    tracing::error!(error = %err, "signing a checkpoint failed; will retry");
+                }
+            }
+        });
+    }
+
+    /// Serves `/log/<rest>`: `checkpoint`, `key`, `tile/…`.
+    pub async fn serve(&self, rest: &str) -> Response {
+        match rest {
+            "checkpoint" => match self.latest() {
+                Some(latest) => bytes_response(
+                    latest.note.clone(),
+                    "text/plain; charset=utf-8",
+                    "public, max-age=5",
+                ),
+                None => plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "no checkpoint has been signed yet\n",
+                ),
+            },
+            "key" => bytes_response(
+                Bytes::from(format!("{}\n", self.vkey())),
+                "text/plain; charset=utf-8",
+                "public, max-age=3600",
+            ),
+            _ => match TilePath::parse(rest) {
+                Ok(tile) => self.serve_tile(tile).await,
+                Err(err) => plain(StatusCode::NOT_FOUND, &format!("not found: {err}\n")),
+            },
+        }
+    }
+
+    async fn serve_tile(&self, tile: TilePath) -> Response {
+        let size = self.integrated_size.load(Ordering::Acquire);
+        let result = match tile {
+            TilePath::Hashes(id) => {
+                self.hash_tile(id.level, id.index, usize::from(id.width), size)
+                    .await
+            }
+            TilePath::Entries(id) => {
+                self.entry_bundle(id.index, usize::from(id.width), size)
+                    .await
+            }
+        };
+        let full = match tile {
+            TilePath::Hashes(id) => usize::from(id.width) == TILE_WIDTH,
+            TilePath::Entries(id) => usize::from(id.width) == TILE_WIDTH,
+        };
+        match result {
+            Ok(Some(data)) => {
+                let cache = if full {
+                    "public, max-age=31536000, immutable"
+                } else {
+                    "public, max-age=300"
+                };
+                bytes_response(Bytes::from(data), "application/octet-stream", cache)
+            }
+            Ok(None) => plain(
+                StatusCode::NOT_FOUND,
+                "this tile does not exist (yet) in this log\n",
+            ),
+            Err(err) => {
+                tracing::error!(error = %err, "reading a tile failed");
+                plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the log is temporarily unavailable\n",
+                )
+            }
+        }
+    }
+
+    async fn hash_tile(
+        &self,
+        level: u8,
+        index: u64,
+        width: usize,
+        size: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        if width == TILE_WIDTH {
+            return self.store.full_tile(level, index).await;
+        }
+        // A partial tile exists only as far as the tree goes.
+        let span = 1u64.checked_shl(8 * u32::from(level)).unwrap_or(u64::MAX);
+        let first = index.saturating_mul(TILE_WIDTH as u64);
+        let needed = first.saturating_add(width as u64).saturating_mul(span);
+        if needed > size || level >= 8 {
+            return Ok(None);
+        }
+        if level == 0 {
+            let leaves = self.store.leaf_hashes(first, first + width as u64).await?;
+            return Ok((leaves.len() == width).then(|| leaves.concat()));
+        }
+        let mut data = Vec::with_capacity(width * HASH_BYTES);
+        for i in 0..width as u64 {
+            let Some(below) = self.store.full_tile(level - 1, first + i).await? else {
+                return Ok(None);
+            };
+            let Ok(hashes) = parse_tile_hashes(&below) else {
+                return Ok(None);
+            };
+            data.extend_from_slice(&root_from_leaf_hashes(&hashes).0);
+        }
+        Ok(Some(data))
+    }
+
+    async fn entry_bundle(
+        &self,
+        index: u64,
+        width: usize,
+        size: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let first = index.saturating_mul(TILE_WIDTH as u64);
+        if first.saturating_add(width as u64) > size {
+            return Ok(None);
+        }
+        let entries = self.store.entries(first, first + width as u64).await?;
+        if entries.len() != width {
+            return Ok(None);
+        }
+        let bodies: Vec<&[u8]> = entries.iter().map(|e| e.entry.as_slice()).collect();
+        Ok(encode_bundle(&bodies).ok())
+    }
+}
+
+fn read_highwater(path: &Path, origin: &str) -> Result<Option<Checkpoint>, LogError> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let signed = SignedCheckpoint::parse(&bytes)
+                .map_err(|e| LogError::Corrupt(format!("{}: {e}", path.display())))?;
+            let cp = signed.checkpoint().clone();
+            if cp.origin != origin {
+                return Err(LogError::Rollback(format!(
+                    "{} records checkpoints of the log \"{}\", but this server is configured for \"{origin}\". A log's origin never \
+                     changes once a checkpoint is signed: set log.origin back, or use a new data directory for a new log.",
+                    path.display(),
+                    cp.origin
+                )));
+            }
+            Ok(Some(cp))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(LogError::Key {
+            path: path.display().to_string(),
+            detail: format!("cannot read: {err}"),
+        }),
+    }
+}
+
+fn bytes_response(
+    body: Bytes,
+    content_type: &'static str,
+    cache_control: &'static str,
+) -> Response {
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+fn plain(status: StatusCode, text: &str) -> Response {
+    let mut response = (status, text.to_owned()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

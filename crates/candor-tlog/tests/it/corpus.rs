@@ -53,7 +53,7 @@ fn fuzz_targets_accept_garbage() {
 /// Writes the hand-picked seed inputs (spec examples and generated valid files) into
 /// `fuzz/corpus/<target>/seed-*`. Run with `cargo test -p candor-tlog -- --ignored seed`.
 #[test]
-#[ignore]
+#[ignore = "not a check: rewrites fuzz/corpus/*/seed-* on request (cargo test -p candor-tlog -- --ignored write_seed_corpus)"]
 fn write_seed_corpus() {
     use candor_tlog::{
         Checkpoint, CosignerKey, Ed25519NoteSigner, MemoryTree, TlogProof, encode_bundle,

@@ -1,0 +1,348 @@
+//! The verifiable log: checkpoints and tiles a third party can check, and refusal to fork.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use candor_core::clock::FixedClock;
+use candor_core::config::Database;
+use candor_store::{ContentRevisions, PageDigest, Store};
+use candor_tlog::merkle::root_from_entries;
+use candor_tlog::tiles::{TileHashReader, TileId, parse_tile_hashes};
+use candor_tlog::{
+    Ed25519NoteSigner, Ed25519NoteVerifier, NoteSigner, SignedCheckpoint, leaf_hash, parse_bundle,
+    proof,
+};
+use candor_web::log::LogService;
+use time::macros::datetime;
+
+use crate::support::{Server, candor, client, page, tiny_site, write};
+
+async fn get(server: &Server, path: &str) -> reqwest::Response {
+    client().get(server.url(path)).send().await.unwrap()
+}
+
+/// Polls /log/checkpoint until it covers `size` entries; returns it verified.
+async fn checkpoint_of_size(server: &Server, size: u64) -> SignedCheckpoint {
+    let vkey = get(server, "/log/key").await.text().await.unwrap();
+    let verifier = Ed25519NoteVerifier::from_vkey(vkey.trim()).unwrap();
+    let origin = candor_tlog::NoteVerifier::name(&verifier).to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = get(server, "/log/checkpoint").await;
+        if r.status() == 200 {
+            assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
+            let cp = SignedCheckpoint::parse(&r.bytes().await.unwrap()).unwrap();
+            cp.verify_log(&origin, &verifier)
+                .expect("checkpoint signed by the published key");
+            if cp.checkpoint().size >= size {
+                return cp;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint of size {size}: {}",
+            server.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_third_party_can_check_the_published_log() {
+    let site = tiny_site();
+    let server = Server::start(site.path(), &[]).await;
+    let cp = checkpoint_of_size(&server, 2).await;
+    assert_eq!(cp.checkpoint().size, 2, "one entry per published page");
+
+    let bundle = get(&server, "/log/tile/entries/000.p/2").await;
+    assert_eq!(bundle.status(), 200);
+    assert_eq!(bundle.headers()["content-type"], "application/octet-stream");
+    let bundle = bundle.bytes().await.unwrap();
+    let entries = parse_bundle(&bundle).unwrap();
+    assert_eq!(
+        root_from_entries(&entries),
+        cp.checkpoint().root,
+        "root recomputed from the entries"
+    );
+    for e in &entries {
+        let v: serde_json::Value = serde_json::from_slice(e).unwrap();
+        assert_eq!(v["type"], "content.revision");
+        assert_eq!(v["content_sha256"].as_str().unwrap().len(), 64);
+    }
+    let tile = get(&server, "/log/tile/0/000.p/2")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let hashes = parse_tile_hashes(&tile).unwrap();
+    assert_eq!(
+        hashes,
+        entries.iter().map(|e| leaf_hash(e)).collect::<Vec<_>>()
+    );
+
+    for missing in [
+        "/log/tile/0/000.p/3",
+        "/log/tile/0/000",
+        "/log/tile/entries/001.p/1",
+        "/log/tile/0/x",
+        "/log/nope",
+    ] {
+        assert_eq!(get(&server, missing).await.status(), 404, "{missing}");
+    }
+    let verify = get(&server, "/verify").await.text().await.unwrap();
+    let vkey = get(&server, "/log/key").await.text().await.unwrap();
+    assert!(verify.contains(vkey.trim()), "Verify page shows the key");
+    assert!(
+        verify.contains(&cp.checkpoint().root.to_base64()),
+        "Verify page shows the checkpoint"
+    );
+}
+
+#[tokio::test]
+async fn publishing_grows_the_log_consistently() {
+    let site = tiny_site();
+    let server = Server::start(site.path(), &[]).await;
+    let old = checkpoint_of_size(&server, 2).await;
+    write(
+        site.path(),
+        "content/encryption.md",
+        &page(
+            "Encryption",
+            "security",
+            "How we encrypt.",
+            "Now with HSMs.",
+        ),
+    );
+    server.signal("HUP");
+    let new = checkpoint_of_size(&server, 3).await;
+    let bundle = get(&server, "/log/tile/entries/000.p/3")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let entries = parse_bundle(&bundle).unwrap();
+    assert_eq!(
+        root_from_entries(&entries[..2]),
+        old.checkpoint().root,
+        "the old tree is a prefix of the new one"
+    );
+    assert_eq!(root_from_entries(&entries), new.checkpoint().root);
+}
+
+#[tokio::test]
+async fn the_integrator_writes_full_tiles_that_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&Database::Sqlite(dir.path().join("candor.db")))
+        .await
+        .unwrap();
+    let pages: Vec<PageDigest> = (0..600)
+        .map(|i| PageDigest {
+            page_path: format!("/security/p{i}"),
+            title: "t".into(),
+            content_sha256: format!("{i:064x}"),
+        })
+        .collect();
+    store
+        .record_revisions(&pages, datetime!(2026-11-30 12:00 UTC))
+        .await
+        .unwrap();
+    let signer = Ed25519NoteSigner::from_seed("trust.example.com/log", [7; 32]).unwrap();
+    let verifier = signer.verifier();
+    let clock = Arc::new(FixedClock(datetime!(2026-11-30 12:00 UTC)));
+    let log = LogService::open(
+        store.clone(),
+        clock,
+        "trust.example.com/log".into(),
+        signer,
+        dir.path().join("hw"),
+    )
+    .await
+    .unwrap();
+    let note = log.latest().unwrap().note.clone();
+    let cp = SignedCheckpoint::parse(&note).unwrap();
+    cp.verify_log("trust.example.com/log", &verifier).unwrap();
+    assert_eq!(cp.checkpoint().size, 600);
+
+    let fetch = |path: &'static str| {
+        let log = log.clone();
+        async move {
+            let r = log.serve(path).await;
+            let status = r.status();
+            let cache = r
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status.as_u16(), cache, body.to_vec())
+        }
+    };
+    let mut tiles = BTreeMap::new();
+    for (path, level, index, width) in [
+        ("tile/0/000", 0u8, 0u64, 256u16),
+        ("tile/0/001", 0, 1, 256),
+        ("tile/0/002.p/88", 0, 2, 88),
+        ("tile/1/000.p/2", 1, 0, 2),
+    ] {
+        let (status, cache, body) = fetch(path).await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(cache.unwrap().contains("immutable"), width == 256, "{path}");
+        assert_eq!(body.len(), usize::from(width) * 32, "{path}");
+        tiles.insert(TileId::new(level, index, width).unwrap(), body);
+    }
+    // A verifier that knows only the checkpoint and the tiles recomputes the root.
+    let reader = TileHashReader::new(600, &tiles);
+    assert_eq!(
+        proof::tree_root(600, &reader).unwrap(),
+        cp.checkpoint().root
+    );
+    let (status, _, bundle) = fetch("tile/entries/001").await;
+    assert_eq!(status, 200);
+    assert_eq!(parse_bundle(&bundle).unwrap().len(), 256);
+    assert_eq!(
+        fetch("tile/0/002").await.0,
+        404,
+        "the third level-0 tile is not full yet"
+    );
+
+    // Reopening rebuilds the same tree from the database.
+    let again = LogService::open(
+        store.clone(),
+        Arc::new(FixedClock(datetime!(2026-11-30 12:01 UTC))),
+        "trust.example.com/log".into(),
+        Ed25519NoteSigner::from_seed("trust.example.com/log", [7; 32]).unwrap(),
+        dir.path().join("hw"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.latest().unwrap().size, 600);
+}
+
+#[tokio::test]
+async fn restoring_an_older_database_backup_is_refused() {
+    let site = tiny_site();
+    let data = site.path().join("data");
+    let server = Server::start(site.path(), &[]).await;
+    checkpoint_of_size(&server, 2).await;
+    assert_eq!(server.stop().code(), Some(0));
+    let backup = tempfile::tempdir().unwrap();
+    std::fs::copy(data.join("candor.db"), backup.path().join("candor.db")).unwrap();
+
+    write(
+        site.path(),
+        "content/pentests.md",
+        &page(
+            "Penetration tests",
+            "security",
+            "Twice a year.",
+            "By an outside firm.",
+        ),
+    );
+    let server = Server::start(site.path(), &[]).await;
+    checkpoint_of_size(&server, 3).await;
+    assert_eq!(server.stop().code(), Some(0));
+
+    for f in ["candor.db-wal", "candor.db-shm"] {
+        let _ = std::fs::remove_file(data.join(f));
+    }
+    std::fs::copy(backup.path().join("candor.db"), data.join("candor.db")).unwrap();
+    let out = candor(
+        &[
+            "serve",
+            "--config",
+            site.path().join("candor.toml").to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("older backup") && out.stderr.contains("size 3"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn an_explicit_origin_cannot_change_under_a_key() {
+    let site = tiny_site();
+    write(
+        site.path(),
+        "candor.toml",
+        "version = 1\n[site]\nname = \"Tiny\"\n[log]\norigin = \"trust.tiny.example/log\"\n",
+    );
+    let server = Server::start(site.path(), &[]).await;
+    let vkey = get(&server, "/log/key").await.text().await.unwrap();
+    assert!(vkey.starts_with("trust.tiny.example/log+"), "{vkey}");
+    assert_eq!(server.stop().code(), Some(0));
+    let key = std::fs::metadata(site.path().join("data/log-signing.key")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        key.permissions().mode() & 0o777,
+        0o600,
+        "the signing key is private"
+    );
+
+    write(
+        site.path(),
+        "candor.toml",
+        "version = 1\n[site]\nname = \"Tiny\"\n[log]\norigin = \"trust.other.example/log\"\n",
+    );
+    let out = candor(
+        &[
+            "serve",
+            "--config",
+            site.path().join("candor.toml").to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.contains("trust.tiny.example/log") && out.stderr.contains("never change"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn keygen_writes_a_private_key_and_prints_the_verifier_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("log.key");
+    let out = candor(
+        &[
+            "keygen",
+            "--origin",
+            "trust.example.com/log",
+            "--out",
+            out_path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    let vkey = out.stdout.trim();
+    let verifier = Ed25519NoteVerifier::from_vkey(vkey).unwrap();
+    let signer =
+        Ed25519NoteSigner::from_skey(std::fs::read_to_string(&out_path).unwrap().trim()).unwrap();
+    assert_eq!(signer.vkey(), vkey);
+    assert_eq!(
+        NoteSigner::name(&signer),
+        candor_tlog::NoteVerifier::name(&verifier)
+    );
+    let again = candor(
+        &[
+            "keygen",
+            "--origin",
+            "trust.example.com/log",
+            "--out",
+            out_path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(again.status.code(), Some(2));
+    assert!(again.stderr.contains("never overwrites"));
+}

@@ -116,7 +116,7 @@ describe('public pages', () => {
     const visited = new Set();
     const discovered = [];
 
-    for (const path of ['/', ...PILLARS]) {
+    for (const path of ['/', ...PILLARS, '/verify']) {
       const url = new URL(path, env.origin).href;
       visited.add(pageKey(url));
       const links = [];

@@ -125,23 +125,34 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Replaces `path` atomically and durably: temp file, fsync, rename, fsync the directory.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let step = |what: String| {
+        move |e: std::io::Error| std::io::Error::new(e.kind(), format!("{what}: {e}"))
+    };
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    ));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
+        let mut file =
+            std::fs::File::create(&tmp).map_err(step(format!("create {}", tmp.display())))?;
+        file.write_all(bytes)
+            .map_err(step(format!("write {}", tmp.display())))?;
+        file.sync_all()
+            .map_err(step(format!("sync {}", tmp.display())))?;
     }
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
+    std::fs::rename(&tmp, path).map_err(step(format!(
+        "rename {} to {}",
+        tmp.display(),
+        path.display()
+    )))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(step(format!("sync {}", dir.display())))
 }
 
 /// The tree as integrated so far, plus the hashes of the tiles not yet full at each level.

@@ -48,6 +48,41 @@ pub enum Command {
     CheckConfig(StateArgs),
     /// Create the log's Ed25519 signing key (mode 0600) and print its verifier key.
     Keygen(KeygenArgs),
+    /// Verify a log from the outside: signature, witnesses, consistency with what you saw
+    /// before, and the root recomputed from its tiles (or every entry with --full).
+    Verify(VerifyArgs),
+}
+
+/// `candor verify`
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// The log prefix, e.g. https://trust.example.com/log.
+    #[arg(required_unless_present = "proof")]
+    pub log_url: Option<String>,
+
+    /// The log's verifier key (`<origin>+<keyid>+<key>`), or a file holding it.
+    #[arg(long, value_name = "VKEY")]
+    pub key: Option<String>,
+
+    /// A C2SP tlog-policy file: which logs and witnesses to trust, and the k-of-n quorum.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Where to keep the last checkpoint seen, to detect forks. Default: ~/.candor/verify.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+
+    /// Download every entry and check that they hash to the checkpoint's root.
+    #[arg(long)]
+    pub full: bool,
+
+    /// Verify a .tlog-proof file offline instead of a live log (needs --entry).
+    #[arg(long, value_name = "FILE")]
+    pub proof: Option<PathBuf>,
+
+    /// The entry the --proof file is for.
+    #[arg(long, value_name = "FILE", requires = "proof")]
+    pub entry: Option<PathBuf>,
 }
 
 /// `candor keygen`

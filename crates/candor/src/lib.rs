@@ -8,6 +8,7 @@ pub mod cli;
 pub mod init;
 pub mod logging;
 pub mod serve;
+pub mod verify;
 
 use std::process::ExitCode;
 
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Init(args) => init::run(&args),
         Command::CheckConfig(args) => serve::check_config(&args),
         Command::Keygen(args) => serve::keygen(&args),
+        Command::Verify(args) => verify::run(&args),
         Command::Serve(args) => {
             logging::init(cli.log_format);
             let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -346,3 +346,212 @@ fn keygen_writes_a_private_key_and_prints_the_verifier_key() {
     assert_eq!(again.status.code(), Some(2));
     assert!(again.stderr.contains("never overwrites"));
 }
+
+fn verify_cmd(
+    server: &Server,
+    key: &str,
+    state: &std::path::Path,
+    extra: &[&str],
+) -> crate::support::Output {
+    let url = server.url("/log");
+    let mut args = vec![
+        "verify",
+        url.as_str(),
+        "--key",
+        key,
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    candor(&args, &[])
+}
+
+#[tokio::test]
+async fn candor_verify_checks_signature_consistency_and_every_entry() {
+    let site = tiny_site();
+    let server = Server::start(site.path(), &[]).await;
+    checkpoint_of_size(&server, 2).await;
+    let key = get(&server, "/log/key").await.text().await.unwrap();
+    let key = key.trim();
+    let state = tempfile::tempdir().unwrap();
+
+    let first = verify_cmd(&server, key, state.path(), &["--full"]);
+    assert!(first.status.success(), "{}{}", first.stdout, first.stderr);
+    assert!(
+        first.stdout.contains("at size 2") && first.stdout.contains("all 2 entries"),
+        "{}",
+        first.stdout
+    );
+
+    write(
+        site.path(),
+        "content/encryption.md",
+        &page("Encryption", "security", "How we encrypt.", "Rotated keys."),
+    );
+    server.signal("HUP");
+    checkpoint_of_size(&server, 3).await;
+    let second = verify_cmd(&server, key, state.path(), &[]);
+    assert!(second.status.success(), "{}", second.stderr);
+    assert!(
+        second
+            .stdout
+            .contains("consistent with the checkpoint seen before (size 2)"),
+        "{}",
+        second.stdout
+    );
+
+    // The wrong key is a failure that says so.
+    let other = Ed25519NoteSigner::from_seed(
+        candor_tlog::NoteVerifier::name(&Ed25519NoteVerifier::from_vkey(key).unwrap()),
+        [1; 32],
+    )
+    .unwrap();
+    let wrong = verify_cmd(&server, &other.vkey(), state.path(), &[]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        wrong.stderr.contains("VERIFICATION FAILED")
+            && wrong.stderr.contains("no signature from log key"),
+        "{}",
+        wrong.stderr
+    );
+
+    // A tampered entry is caught by --full.
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        server.data_dir.join("candor.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("UPDATE log_entries SET entry = CAST(REPLACE(CAST(entry AS TEXT), '/security', '/securitY') AS BLOB) WHERE seq = 1")
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    let tampered = verify_cmd(&server, key, state.path(), &["--full"]);
+    assert_eq!(tampered.status.code(), Some(1), "{}", tampered.stdout);
+    assert!(
+        tampered.stderr.contains("an entry was changed"),
+        "{}",
+        tampered.stderr
+    );
+}
+
+#[tokio::test]
+async fn candor_verify_reports_a_fork_with_evidence() {
+    let site = tiny_site();
+    let server = Server::start(site.path(), &[]).await;
+    let served = checkpoint_of_size(&server, 2).await;
+    let key = get(&server, "/log/key").await.text().await.unwrap();
+    // A second history with the same size, signed by the same key (as a compromised or
+    // misbehaving operator could): the verifier saw it first.
+    let signer = Ed25519NoteSigner::from_skey(
+        std::fs::read_to_string(site.path().join("data/log-signing.key"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    let forked = candor_tlog::Checkpoint::new(
+        served.checkpoint().origin.clone(),
+        2,
+        candor_tlog::leaf_hash(b"another history"),
+    )
+    .unwrap()
+    .sign(&signer)
+    .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let name = format!(
+        "{}.checkpoint",
+        served.checkpoint().origin.replace(['/', ':', '\\'], "_")
+    );
+    std::fs::write(state.path().join(name), forked.to_bytes()).unwrap();
+    let out = verify_cmd(&server, key.trim(), state.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr.contains("FORK DETECTED"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&served.checkpoint().root.to_base64()),
+        "both checkpoints are shown: {}",
+        out.stderr
+    );
+    let evidence = std::fs::read_dir(state.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("fork-")
+        })
+        .count();
+    assert_eq!(evidence, 2, "both checkpoints are saved as evidence");
+}
+
+#[tokio::test]
+async fn candor_verify_checks_a_proof_file_offline() {
+    let site = tiny_site();
+    let server = Server::start(site.path(), &[]).await;
+    let cp = checkpoint_of_size(&server, 2).await;
+    let key = get(&server, "/log/key").await.text().await.unwrap();
+    let bundle = get(&server, "/log/tile/entries/000.p/2")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let entries: Vec<Vec<u8>> = parse_bundle(&bundle)
+        .unwrap()
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    let tile = get(&server, "/log/tile/0/000.p/2")
+        .await
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let tiles = BTreeMap::from([(TileId::new(0, 0, 2).unwrap(), tile)]);
+    let inclusion = candor_tlog::inclusion_proof(1, 2, &TileHashReader::new(2, &tiles)).unwrap();
+    let proof = candor_tlog::TlogProof {
+        extra: None,
+        index: 1,
+        inclusion_proof: inclusion,
+        checkpoint: cp,
+    };
+    drop(server); // offline from here on
+
+    let dir = tempfile::tempdir().unwrap();
+    let (proof_path, entry_path, bad_path) = (
+        dir.path().join("e.tlog-proof"),
+        dir.path().join("entry.json"),
+        dir.path().join("bad.json"),
+    );
+    std::fs::write(&proof_path, proof.to_bytes()).unwrap();
+    std::fs::write(&entry_path, &entries[1]).unwrap();
+    std::fs::write(&bad_path, &entries[0]).unwrap();
+    let p = proof_path.to_str().unwrap();
+    let ok = candor(
+        &[
+            "verify",
+            "--proof",
+            p,
+            "--entry",
+            entry_path.to_str().unwrap(),
+            "--key",
+            key.trim(),
+        ],
+        &[],
+    );
+    assert!(ok.status.success(), "{}", ok.stderr);
+    assert!(ok.stdout.contains("is entry 1 of log"), "{}", ok.stdout);
+    let bad = candor(
+        &[
+            "verify",
+            "--proof",
+            p,
+            "--entry",
+            bad_path.to_str().unwrap(),
+            "--key",
+            key.trim(),
+        ],
+        &[],
+    );
+    assert_eq!(bad.status.code(), Some(1), "{}", bad.stdout);
+}

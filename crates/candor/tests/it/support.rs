@@ -256,6 +256,7 @@ impl Drop for Server {
 
 /// An HTTP client that does not follow redirects or decompress (tests look at raw responses).
 pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))

@@ -29,6 +29,8 @@ pub struct ConfigFile {
     /// The verifiable log.
     #[serde(default)]
     pub log: LogSection,
+    /// An embedded witness.
+    pub witness: Option<WitnessSection>,
 }
 
 /// `[log]`
@@ -41,6 +43,36 @@ pub struct LogSection {
     /// The Ed25519 signing key (C2SP signer key format), relative to the config file; default:
     /// `log-signing.key` in the data directory, created on first start.
     pub key_file: Option<Spanned<String>>,
+    /// Witnesses to submit every new checkpoint to.
+    #[serde(default)]
+    pub witnesses: Vec<WitnessTargetSection>,
+}
+
+/// `[[log.witnesses]]`: a witness this log submits its checkpoints to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessTargetSection {
+    /// The witness's submission prefix (`<url>/add-checkpoint` is posted to).
+    pub url: Option<String>,
+    /// The witness's cosigner verifier key.
+    pub vkey: Option<String>,
+    /// Use the witness running inside this server (`[witness]`), for demos and tests.
+    #[serde(default)]
+    pub builtin: bool,
+}
+
+/// `[witness]`: run a witness inside this server, at `/witness/add-checkpoint`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessSection {
+    /// The witness's name (its key name in cosignatures).
+    pub name: Spanned<String>,
+    /// Verifier keys of other logs it cosigns.
+    #[serde(default)]
+    pub follow: Vec<String>,
+    /// Also cosign this server's own log (a demo convenience: a real witness is independent).
+    #[serde(default)]
+    pub follow_own_log: bool,
 }
 
 /// `[site]`
@@ -217,6 +249,35 @@ pub struct Settings {
     pub log_origin_explicit: bool,
     /// The log signing key file.
     pub log_key_file: PathBuf,
+    /// Witnesses to submit checkpoints to.
+    pub witnesses: Vec<WitnessTarget>,
+    /// The embedded witness, if configured.
+    pub embedded_witness: Option<EmbeddedWitness>,
+}
+
+/// A witness the log submits to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WitnessTarget {
+    /// Over HTTP.
+    Remote {
+        /// Submission prefix.
+        url: String,
+        /// Cosigner verifier key.
+        vkey: String,
+    },
+    /// The embedded witness.
+    Builtin,
+}
+
+/// The embedded witness's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedWitness {
+    /// Its name.
+    pub name: String,
+    /// Verifier keys of logs it follows.
+    pub follow: Vec<String>,
+    /// Whether it follows this server's log.
+    pub follow_own_log: bool,
 }
 
 /// Parses `candor.toml` text and resolves it with the overrides. Collects every problem.
@@ -375,6 +436,29 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
         None => data_dir.join("log-signing.key"),
     };
 
+    let mut witnesses = Vec::new();
+    for (i, w) in file.log.witnesses.iter().enumerate() {
+        let key = format!("log.witnesses[{i}]");
+        match (w.builtin, &w.url, &w.vkey) {
+            (true, None, None) if file.witness.is_some() => witnesses.push(WitnessTarget::Builtin),
+            (true, None, None) => problems.push(Diagnostic::in_file(path, None, Some(&key), "builtin = true needs a [witness] section")),
+            (false, Some(url), Some(vkey)) if url.starts_with("http://") || url.starts_with("https://") => {
+                witnesses.push(WitnessTarget::Remote { url: url.trim_end_matches('/').to_owned(), vkey: vkey.clone() });
+            }
+            _ => problems.push(Diagnostic::in_file(
+                path,
+                None,
+                Some(&key),
+                "expected either url = \"https://…\" and vkey = \"<witness verifier key>\", or builtin = true",
+            )),
+        }
+    }
+    let embedded_witness = file.witness.as_ref().map(|w| EmbeddedWitness {
+        name: w.name.get_ref().clone(),
+        follow: w.follow.clone(),
+        follow_own_log: w.follow_own_log,
+    });
+
     let content_dir = base.join(
         file.site
             .content_dir
@@ -401,6 +485,8 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
             log_origin,
             log_origin_explicit: file.log.origin.is_some(),
             log_key_file,
+            witnesses,
+            embedded_witness,
         }),
         _ => Err(problems),
     }

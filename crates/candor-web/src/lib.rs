@@ -12,6 +12,7 @@ pub mod headers;
 pub mod log;
 pub mod observe;
 pub mod render;
+pub mod witness;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -22,7 +22,8 @@ use candor_store::{LogStore, Store, StoreError, StoredCheckpoint, TreeState};
 use candor_tlog::merkle::root_from_leaf_hashes;
 use candor_tlog::tiles::parse_tile_hashes;
 use candor_tlog::{
-    Checkpoint, Ed25519NoteSigner, Hash, SignedCheckpoint, TilePath, TreeBuilder, encode_bundle,
+    Checkpoint, Ed25519NoteSigner, Hash, NoteVerifier, SignedCheckpoint, TilePath, TreeBuilder,
+    encode_bundle,
 };
 
 const TILE_WIDTH: usize = 256;
@@ -124,7 +125,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Replaces `path` atomically and durably: temp file, fsync, rename, fsync the directory.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let step = |what: String| {
         move |e: std::io::Error| std::io::Error::new(e.kind(), format!("{what}: {e}"))
     };
@@ -638,4 +639,249 @@ fn plain(status: StatusCode, text: &str) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// Where a checkpoint goes to be cosigned.
+pub enum WitnessEndpoint {
+    /// A witness reached over HTTP at this submission prefix.
+    Remote {
+        /// Submission prefix.
+        url: String,
+        /// Its cosigner key.
+        verifier: Box<candor_tlog::CosignatureVerifier>,
+    },
+    /// The witness inside this process.
+    Builtin(Arc<crate::witness::Witness>),
+}
+
+impl WitnessEndpoint {
+    fn verifier(&self) -> Result<candor_tlog::CosignatureVerifier, String> {
+        match self {
+            WitnessEndpoint::Remote { verifier, .. } => Ok((**verifier).clone()),
+            WitnessEndpoint::Builtin(w) => {
+                candor_tlog::CosignatureVerifier::from_vkey(&w.vkey()).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            WitnessEndpoint::Remote { url, .. } => url.clone(),
+            WitnessEndpoint::Builtin(_) => "builtin witness".to_owned(),
+        }
+    }
+
+    /// Posts one add-checkpoint request; returns (status, body).
+    async fn post(&self, client: &reqwest::Client, body: Vec<u8>) -> Result<(u16, String), String> {
+        match self {
+            WitnessEndpoint::Remote { url, .. } => {
+                let r = client
+                    .post(format!("{url}/add-checkpoint"))
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let status = r.status().as_u16();
+                Ok((status, r.text().await.map_err(|e| e.to_string())?))
+            }
+            WitnessEndpoint::Builtin(w) => {
+                let r = w.add(&body).await;
+                let status = r.status().as_u16();
+                let bytes = axum::body::to_bytes(r.into_body(), 64 * 1024)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+            }
+        }
+    }
+}
+
+impl LogService {
+    /// Submits every new checkpoint to each witness in the background and attaches the
+    /// cosignatures to the served checkpoint as they arrive (publication never waits).
+    pub fn spawn_witnessing(self: &Arc<Self>, witnesses: Vec<WitnessEndpoint>) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = match reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+        {
+            Ok(c) => c,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot make an HTTP client for witnesses");
+                return;
+            }
+        };
+        for witness in witnesses {
+            let log = self.clone();
+            let client = client.clone();
+            tokio::spawn(async move { log.witness_loop(witness, client).await });
+        }
+    }
+
+    async fn witness_loop(self: Arc<Self>, witness: WitnessEndpoint, client: reqwest::Client) {
+        let Ok(verifier) = witness.verifier() else {
+            tracing::error!(witness = %witness.label(), "unusable witness key");
+            return;
+        };
+        let mut old_size = 0u64;
+        let mut cosigned_size: Option<u64> = None;
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let Some(latest) = self.latest() else {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            };
+            if cosigned_size == Some(latest.size) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            match self
+                .submit(&witness, &client, &verifier, &latest, old_size)
+                .await
+            {
+                Ok(Submitted::Cosigned) => {
+                    old_size = latest.size;
+                    cosigned_size = Some(latest.size);
+                    backoff = Duration::from_secs(1);
+                }
+                // The witness told us what it has: try again at once from there.
+                Ok(Submitted::Conflict(size)) if size != old_size => old_size = size,
+                Ok(Submitted::Conflict(size)) => {
+                    tracing::warn!(witness = %witness.label(), size, "witness keeps answering 409 with the size we sent");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                }
+                Err(err) => {
+                    tracing::warn!(witness = %witness.label(), error = %err, retry_in_s = backoff.as_secs(), "witness did not cosign");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                }
+            }
+        }
+    }
+
+    async fn submit(
+        &self,
+        witness: &WitnessEndpoint,
+        client: &reqwest::Client,
+        verifier: &candor_tlog::CosignatureVerifier,
+        latest: &LatestCheckpoint,
+        old_size: u64,
+    ) -> Result<Submitted, String> {
+        let signed = SignedCheckpoint::parse(&latest.note).map_err(|e| e.to_string())?;
+        let cp = signed.checkpoint().clone();
+        if old_size > cp.size {
+            return Err(format!(
+                "the witness has size {old_size}, larger than ours ({}): it saw a log we did not sign",
+                cp.size
+            ));
+        }
+        let proof = self.consistency_proof(old_size, cp.size).await?;
+        // Send the checkpoint with the log's own signature only.
+        let mut log_only = SignedCheckpoint::from_note(
+            candor_tlog::Note::new(signed.note().text().to_owned()).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+        for sig in signed.note().signatures() {
+            if sig.name == self.origin {
+                log_only
+                    .add_signature(sig.clone())
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        let mut body = format!("old {old_size}\n").into_bytes();
+        for hash in &proof {
+            body.extend_from_slice(hash.to_base64().as_bytes());
+            body.push(b'\n');
+        }
+        body.push(b'\n');
+        body.extend_from_slice(&log_only.to_bytes());
+        let (status, text) = witness.post(client, body).await?;
+        match status {
+            200 => {
+                let signatures = candor_tlog::NoteSignature::parse_lines(&text)
+                    .map_err(|e| format!("unparseable cosignature: {e}"))?;
+                self.attach_cosignatures(cp.size, signatures, verifier)?;
+                Ok(Submitted::Cosigned)
+            }
+            409 => text
+                .trim()
+                .parse()
+                .map(Submitted::Conflict)
+                .map_err(|_| format!("409 with a body that is not a size: {text:?}")),
+            422 => Err(format!(
+                "422: the witness finds our checkpoint inconsistent with what it saw: {}",
+                text.trim()
+            )),
+            other => Err(format!("HTTP {other}: {}", text.trim())),
+        }
+    }
+
+    fn attach_cosignatures(
+        &self,
+        size: u64,
+        signatures: Vec<candor_tlog::NoteSignature>,
+        verifier: &candor_tlog::CosignatureVerifier,
+    ) -> Result<(), String> {
+        let Some(latest) = self.latest() else {
+            return Ok(());
+        };
+        if latest.size != size {
+            return Ok(()); // a newer checkpoint replaced it meanwhile
+        }
+        let mut signed = SignedCheckpoint::parse(&latest.note).map_err(|e| e.to_string())?;
+        let mut attached = 0;
+        for sig in signatures {
+            if sig.name != verifier.name() || sig.key_id != verifier.key_id() {
+                continue;
+            }
+            let mut candidate = signed.clone();
+            candidate.add_signature(sig).map_err(|e| e.to_string())?;
+            let ok = candidate
+                .note()
+                .verify_known(&[verifier as &dyn NoteVerifier])
+                .map(|v| !v.is_empty())
+                .unwrap_or(false);
+            if !ok {
+                return Err("the witness's cosignature does not verify with its key".into());
+            }
+            signed = candidate;
+            attached += 1;
+        }
+        if attached == 0 {
+            return Err("the witness answered 200 without a cosignature from its key".into());
+        }
+        self.latest.store(Some(Arc::new(LatestCheckpoint {
+            size,
+            note: Bytes::from(signed.to_bytes()),
+        })));
+        tracing::debug!(log.size = size, witness = %verifier.name(), "attached a cosignature");
+        Ok(())
+    }
+
+    /// The consistency proof between two sizes, from stored and derived tiles.
+    async fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, String> {
+        if old == 0 || old == new {
+            return Ok(Vec::new());
+        }
+        let nodes =
+            candor_tlog::proof::consistency_proof_nodes(old, new).map_err(|e| e.to_string())?;
+        let tiles = candor_tlog::tiles::tiles_for_nodes(&nodes, new).map_err(|e| e.to_string())?;
+        let mut map = std::collections::BTreeMap::new();
+        for tile in tiles {
+            let data = self
+                .hash_tile(tile.level, tile.index, usize::from(tile.width), new)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("tile {} is missing", tile.path()))?;
+            map.insert(tile, data);
+        }
+        candor_tlog::consistency_proof(old, new, &candor_tlog::TileHashReader::new(new, &map))
+            .map_err(|e| e.to_string())
+    }
+}
+
+enum Submitted {
+    Cosigned,
+    Conflict(u64),
 }

@@ -51,6 +51,33 @@ pub enum Command {
     /// Verify a log from the outside: signature, witnesses, consistency with what you saw
     /// before, and the root recomputed from its tiles (or every entry with --full).
     Verify(VerifyArgs),
+    /// Run a witness: cosign checkpoints of the logs it follows after checking consistency.
+    Witness(WitnessArgs),
+}
+
+/// `candor witness`
+#[derive(Debug, Clone, Args)]
+pub struct WitnessArgs {
+    /// Address to listen on; the submission prefix is http://ADDR (POST /add-checkpoint).
+    #[arg(
+        long,
+        env = "CANDOR_WITNESS_LISTEN",
+        default_value = "127.0.0.1:7380",
+        value_name = "ADDR"
+    )]
+    pub listen: String,
+
+    /// Where the witness keeps its key and the latest checkpoint of each log.
+    #[arg(long, env = "CANDOR_WITNESS_STATE_DIR", value_name = "DIR")]
+    pub state_dir: PathBuf,
+
+    /// The witness's name (its key name in cosignatures), e.g. witness.example.com/w1.
+    #[arg(long, env = "CANDOR_WITNESS_NAME", value_name = "NAME")]
+    pub name: String,
+
+    /// Verifier key of a log to follow (repeat for several).
+    #[arg(long, value_name = "VKEY")]
+    pub follow: Vec<String>,
 }
 
 /// `candor verify`

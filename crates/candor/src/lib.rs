@@ -26,6 +26,19 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig(args) => serve::check_config(&args),
         Command::Keygen(args) => serve::keygen(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::Witness(args) => {
+            logging::init(cli.log_format);
+            match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(serve::witness(args)),
+                Err(err) => {
+                    eprintln!("error: cannot start the async runtime: {err}");
+                    ExitCode::from(EXIT_FAILURE)
+                }
+            }
+        }
         Command::Serve(args) => {
             logging::init(cli.log_format);
             let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -5,9 +5,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use candor_core::SystemClock;
+use candor_core::config::WitnessTarget;
 use candor_core::load::load_site;
 use candor_store::Store;
-use candor_web::log::LogService;
+use candor_web::log::{LogService, WitnessEndpoint};
+use candor_web::witness::Witness;
 use candor_web::{App, PublishError};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -140,6 +142,54 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         }
     };
     log.spawn();
+    let witness = match &settings.embedded_witness {
+        None => None,
+        Some(w) => {
+            let mut follow = w.follow.clone();
+            if w.follow_own_log {
+                follow.push(log.vkey());
+            }
+            match Witness::open(
+                &settings.data_dir.join("witness"),
+                &w.name,
+                &follow,
+                clock.clone(),
+            ) {
+                Ok(witness) => Some(witness),
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    store.close().await;
+                    return ExitCode::from(EXIT_FAILURE);
+                }
+            }
+        }
+    };
+    let mut endpoints = Vec::new();
+    for target in &settings.witnesses {
+        match target {
+            WitnessTarget::Builtin => {
+                if let Some(w) = &witness {
+                    endpoints.push(WitnessEndpoint::Builtin(w.clone()));
+                }
+            }
+            WitnessTarget::Remote { url, vkey } => {
+                match candor_tlog::CosignatureVerifier::from_vkey(vkey) {
+                    Ok(verifier) => endpoints.push(WitnessEndpoint::Remote {
+                        url: url.clone(),
+                        verifier: Box::new(verifier),
+                    }),
+                    Err(err) => {
+                        eprintln!(
+                            "error: log.witnesses: \"{vkey}\" is not a witness verifier key: {err}"
+                        );
+                        store.close().await;
+                        return ExitCode::from(EXIT_CONFIG);
+                    }
+                }
+            }
+        }
+    }
+    log.spawn_witnessing(endpoints);
     let app = match App::start(site, overrides, store.clone(), clock, log.clone()).await {
         Ok(app) => app,
         Err(err) => {
@@ -160,9 +210,12 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         "Candor is serving the trust center"
     );
     tokio::spawn(reload_on_sighup(app.clone()));
-    let service = app
-        .router()
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let mut router = app.router();
+    if let Some(w) = &witness {
+        tracing::info!(witness.vkey = %w.vkey(), "embedded witness at /witness/add-checkpoint");
+        router = router.nest("/witness", w.router());
+    }
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await;
@@ -239,4 +292,42 @@ async fn open_log(
     let highwater =
         std::path::PathBuf::from(format!("{}.checkpoint", settings.log_key_file.display()));
     LogService::open(store, clock, origin, signer, highwater).await
+}
+
+/// `candor witness`: a standalone witness server.
+pub async fn witness(args: crate::cli::WitnessArgs) -> ExitCode {
+    let clock: Arc<dyn candor_core::Clock> = Arc::new(SystemClock);
+    let witness = match Witness::open(&args.state_dir, &args.name, &args.follow, clock) {
+        Ok(w) => w,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let listener = match TcpListener::bind(&args.listen).await {
+        Ok(l) => l,
+        Err(err) => {
+            eprintln!(
+                "error: cannot listen on {}: {err}; choose another address with --listen",
+                args.listen
+            );
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(listen = %local, name = %args.name, vkey = %witness.vkey(), logs = args.follow.len(), "Candor witness is running");
+    println!("{}", witness.vkey());
+    match axum::serve(listener, witness.router())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "witness server failed");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
 }

@@ -555,3 +555,256 @@ async fn candor_verify_checks_a_proof_file_offline() {
     );
     assert_eq!(bad.status.code(), Some(1), "{}", bad.stdout);
 }
+
+// ---- witnesses ----
+
+use candor_tlog::{Checkpoint, CosignerKey, MemoryTree, NoteSignature};
+use candor_web::witness::Witness;
+
+fn request(old: u64, proof: &[candor_tlog::Hash], note: &[u8]) -> Vec<u8> {
+    let mut body = format!("old {old}\n").into_bytes();
+    for h in proof {
+        body.extend_from_slice(format!("{}\n", h.to_base64()).as_bytes());
+    }
+    body.push(b'\n');
+    body.extend_from_slice(note);
+    body
+}
+
+async fn call(witness: &Witness, body: &[u8]) -> (u16, Option<String>, String) {
+    let r = witness.add(body).await;
+    let status = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, ct, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn the_witness_follows_the_protocol_and_refuses_rollbacks() {
+    let state = tempfile::tempdir().unwrap();
+    let log = Ed25519NoteSigner::from_seed("a.example/log", [3; 32]).unwrap();
+    let clock = Arc::new(FixedClock(datetime!(2026-11-30 12:00 UTC)));
+    let witness =
+        Witness::open(state.path(), "w.example/w1", &[log.vkey()], clock.clone()).unwrap();
+    let cosigner = candor_tlog::CosignatureVerifier::from_vkey(&witness.vkey()).unwrap();
+
+    let mut tree = MemoryTree::new();
+    let mut checkpoint_at = |tree: &mut MemoryTree, size: u64| {
+        while tree.size() < size {
+            let n = tree.size();
+            tree.push(leaf_hash(&n.to_be_bytes()));
+        }
+        Checkpoint::new("a.example/log", size, tree.root())
+            .unwrap()
+            .sign(&log)
+            .unwrap()
+    };
+    let cp2 = checkpoint_at(&mut tree, 2);
+    let (status, _, body) = call(&witness, &request(0, &[], &cp2.to_bytes())).await;
+    assert_eq!(status, 200, "{body}");
+    let sigs = NoteSignature::parse_lines(&body).unwrap();
+    let mut cosigned = cp2.clone();
+    cosigned.add_signature(sigs[0].clone()).unwrap();
+    assert_eq!(
+        cosigned.note().verify_known(&[&cosigner]).unwrap().len(),
+        1,
+        "a valid cosignature/v1"
+    );
+
+    // A client that does not know the witness's state learns it from a 409.
+    let cp5 = checkpoint_at(&mut tree, 5);
+    let (status, ct, body) = call(&witness, &request(0, &[], &cp5.to_bytes())).await;
+    assert_eq!(
+        (status, ct.as_deref(), body.as_str()),
+        (409, Some("text/x.tlog.size"), "2\n")
+    );
+
+    // A wrong consistency proof is 422; the right one is cosigned.
+    let (status, _, _) = call(
+        &witness,
+        &request(2, &[candor_tlog::Hash([9; 32])], &cp5.to_bytes()),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let proof = candor_tlog::consistency_proof(2, 5, &tree).unwrap();
+    assert_eq!(
+        call(&witness, &request(2, &proof, &cp5.to_bytes())).await.0,
+        200
+    );
+
+    // Rollback: an older size, or another root for the same size, is never cosigned.
+    let (status, _, body) = call(&witness, &request(5, &[], &cp2.to_bytes())).await;
+    assert_eq!(status, 400, "{body}");
+    let other_root = Checkpoint::new("a.example/log", 5, leaf_hash(b"fork"))
+        .unwrap()
+        .sign(&log)
+        .unwrap();
+    assert_eq!(
+        call(&witness, &request(5, &[], &other_root.to_bytes()))
+            .await
+            .0,
+        422
+    );
+    // It survives a restart: the state was persisted before the reply.
+    let reopened =
+        Witness::open(state.path(), "w.example/w1", &[log.vkey()], clock.clone()).unwrap();
+    let (status, _, body) = call(&reopened, &request(2, &proof, &cp5.to_bytes())).await;
+    assert_eq!((status, body.as_str()), (409, "5\n"));
+
+    // Unknown logs, bad signatures and garbage.
+    let stranger = Ed25519NoteSigner::from_seed("b.example/log", [4; 32]).unwrap();
+    let foreign = Checkpoint::new("b.example/log", 1, leaf_hash(b"x"))
+        .unwrap()
+        .sign(&stranger)
+        .unwrap();
+    assert_eq!(
+        call(&witness, &request(0, &[], &foreign.to_bytes()))
+            .await
+            .0,
+        404
+    );
+    let impostor = Ed25519NoteSigner::from_seed("a.example/log", [5; 32]).unwrap();
+    let forged = Checkpoint::new("a.example/log", 6, leaf_hash(b"x"))
+        .unwrap()
+        .sign(&impostor)
+        .unwrap();
+    assert_eq!(
+        call(&witness, &request(5, &[], &forged.to_bytes())).await.0,
+        403
+    );
+    for garbage in [
+        &b""[..],
+        b"old x\n\n",
+        b"old 1\n",
+        b"\xff\xfe",
+        b"old 0\n\nnot a checkpoint",
+    ] {
+        assert_eq!(call(&witness, garbage).await.0, 400, "{garbage:?}");
+    }
+}
+
+#[tokio::test]
+async fn two_candor_instances_witness_each_other() {
+    let (a, b) = (tiny_site(), tiny_site());
+    let (pa, pb) = (crate::support::free_port(), crate::support::free_port());
+    // Keys made up front so each config can name the other's keys.
+    let key = |dir: &std::path::Path, origin: &str, seed: u8| {
+        let signer = Ed25519NoteSigner::from_seed(origin, [seed; 32]).unwrap();
+        candor_web::log::write_private(
+            &dir.join("data/log-signing.key"),
+            signer.to_skey().as_bytes(),
+        )
+        .unwrap();
+        signer.vkey()
+    };
+    let wkey = |dir: &std::path::Path, name: &str, seed: u8| {
+        let w = CosignerKey::from_seed(name, [seed; 32]).unwrap();
+        candor_web::log::write_private(
+            &dir.join("data/witness/witness.key"),
+            w.to_skey().as_bytes(),
+        )
+        .unwrap();
+        w.vkey()
+    };
+    let (log_a, log_b) = (
+        key(a.path(), "a.example/log", 1),
+        key(b.path(), "b.example/log", 2),
+    );
+    let (wit_a, wit_b) = (
+        wkey(a.path(), "a.example/witness", 3),
+        wkey(b.path(), "b.example/witness", 4),
+    );
+    let config = |name: &str,
+                  origin: &str,
+                  port_other: u16,
+                  wit_other: &str,
+                  follow: &str,
+                  wname: &str| {
+        format!(
+            "version = 1\n[site]\nname = \"{name}\"\n[log]\norigin = \"{origin}\"\n[[log.witnesses]]\nurl = \"http://127.0.0.1:{port_other}/witness\"\nvkey = \"{wit_other}\"\n[witness]\nname = \"{wname}\"\nfollow = [\"{follow}\"]\n"
+        )
+    };
+    write(
+        a.path(),
+        "candor.toml",
+        &config(
+            "A",
+            "a.example/log",
+            pb,
+            &wit_b,
+            &log_b,
+            "a.example/witness",
+        ),
+    );
+    write(
+        b.path(),
+        "candor.toml",
+        &config(
+            "B",
+            "b.example/log",
+            pa,
+            &wit_a,
+            &log_a,
+            "b.example/witness",
+        ),
+    );
+    let (sa, sb) = tokio::join!(
+        Server::start_on(a.path(), pa, &[]),
+        Server::start_on(b.path(), pb, &[])
+    );
+
+    for (server, wit) in [(&sa, &wit_b), (&sb, &wit_a)] {
+        let cosigner = candor_tlog::CosignatureVerifier::from_vkey(wit).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let note = get(server, "/log/checkpoint").await.bytes().await.unwrap();
+            let cp = SignedCheckpoint::parse(&note).unwrap();
+            if cp.checkpoint().size == 2
+                && cp
+                    .note()
+                    .verify_known(&[&cosigner])
+                    .is_ok_and(|v| v.len() == 1)
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no cosignature from the other instance: {}",
+                server.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // A policy that requires the other's witness is satisfied by `candor verify`.
+    let policy = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        policy.path(),
+        format!("log {log_a}\nwitness wb {wit_b}\nquorum wb\n"),
+    )
+    .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let url = sa.url("/log");
+    let out = candor(
+        &[
+            "verify",
+            &url,
+            "--policy",
+            policy.path().to_str().unwrap(),
+            "--state",
+            state.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("witness policy satisfied (1 cosignature"),
+        "{}",
+        out.stdout
+    );
+}

@@ -141,8 +141,16 @@ impl Server {
         Server::start_with_data(dir, &dir.join("data"), env).await
     }
 
+    /// Starts on a port chosen by the caller (for configs that must name it in advance).
+    pub async fn start_on(dir: &Path, port: u16, env: &[(&str, &str)]) -> Server {
+        Server::launch(dir, &dir.join("data"), port, env).await
+    }
+
     pub async fn start_with_data(dir: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Server {
-        let port = free_port();
+        Server::launch(dir, data_dir, free_port(), env).await
+    }
+
+    async fn launch(dir: &Path, data_dir: &Path, port: u16, env: &[(&str, &str)]) -> Server {
         let logs = tempfile::tempdir().unwrap();
         let stderr_path = logs.path().join("stderr");
         let mut cmd = Command::new(BIN);

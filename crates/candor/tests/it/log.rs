@@ -594,7 +594,7 @@ async fn the_witness_follows_the_protocol_and_refuses_rollbacks() {
     let cosigner = candor_tlog::CosignatureVerifier::from_vkey(&witness.vkey()).unwrap();
 
     let mut tree = MemoryTree::new();
-    let mut checkpoint_at = |tree: &mut MemoryTree, size: u64| {
+    let checkpoint_at = |tree: &mut MemoryTree, size: u64| {
         while tree.size() < size {
             let n = tree.size();
             tree.push(leaf_hash(&n.to_be_bytes()));

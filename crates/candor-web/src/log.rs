@@ -227,7 +227,7 @@ pub struct LogService {
 
 impl LogService {
     /// Rebuilds the tree from the database, checks it against the high-water checkpoint and
-    /// integrates whatever was sequenced but not yet integrated.
+    /// integrates whatever was sequenced but not yet integrated. It signs nothing yet.
     pub async fn open(
         store: Store,
         clock: Arc<dyn Clock>,
@@ -291,8 +291,9 @@ impl LogService {
             })));
         }
         let service = Arc::new(service);
+        // Integrating is deterministic and safe; signing waits for `sign_if_grown` (the caller
+        // first asks the witnesses whether the database was rolled back).
         service.integrate_once().await?;
-        service.sign_if_grown().await?;
         Ok(service)
     }
 
@@ -884,4 +885,71 @@ impl LogService {
 enum Submitted {
     Cosigned,
     Conflict(u64),
+}
+
+impl LogService {
+    /// Asks each witness what it last cosigned (an `old 0` submission answers 409 with its size)
+    /// and fails when any witness has cosigned a larger tree than this database holds: a second
+    /// source, beside the high-water file, that the database was rolled back. Witnesses that do
+    /// not answer within the timeout are skipped (and logged) so a dead witness never blocks a
+    /// start.
+    pub async fn check_witnesses_at_start(
+        &self,
+        witnesses: &[WitnessEndpoint],
+        timeout: Duration,
+    ) -> Result<(), LogError> {
+        if witnesses.is_empty() {
+            return Ok(());
+        }
+        let latest = match self.latest() {
+            Some(latest) => latest,
+            None => {
+                // Nothing signed in this database yet: show the witnesses the tree as it is
+                // (claiming old size 0, so they answer with their own size and cosign nothing).
+                let state = self.integrator.lock().await.state();
+                let cp = Checkpoint::new(self.origin.clone(), state.size, Hash(state.root))
+                    .map_err(|e| LogError::Format(e.to_string()))?;
+                let signed = cp
+                    .sign(&self.signer)
+                    .map_err(|e| LogError::Format(e.to_string()))?;
+                Arc::new(LatestCheckpoint {
+                    size: state.size,
+                    note: Bytes::from(signed.to_bytes()),
+                })
+            }
+        };
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let Ok(client) = reqwest::Client::builder().timeout(timeout).build() else {
+            return Ok(());
+        };
+        let signed =
+            SignedCheckpoint::parse(&latest.note).map_err(|e| LogError::Format(e.to_string()))?;
+        let mut body = b"old 0\n\n".to_vec();
+        body.extend_from_slice(&signed.to_bytes());
+        for witness in witnesses {
+            match tokio::time::timeout(timeout, witness.post(&client, body.clone())).await {
+                Ok(Ok((409, text))) => {
+                    if let Ok(size) = text.trim().parse::<u64>()
+                        && size > latest.size
+                    {
+                        return Err(LogError::Rollback(format!(
+                            "the witness {} has cosigned a tree of size {size} for this log, but the database only reaches size {}. \
+                             The database was restored from an older backup (or the high-water file was removed). Restore the newest \
+                             backup of this log's database; signing a smaller tree would fork the log.",
+                            witness.label(),
+                            latest.size
+                        )));
+                    }
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => {
+                    tracing::warn!(witness = %witness.label(), error = %err, "witness unreachable at start; not consulted")
+                }
+                Err(_) => {
+                    tracing::warn!(witness = %witness.label(), "witness did not answer in time at start; not consulted")
+                }
+            }
+        }
+        Ok(())
+    }
 }

@@ -189,6 +189,19 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             }
         }
     }
+    if let Err(err) = log
+        .check_witnesses_at_start(&endpoints, std::time::Duration::from_secs(3))
+        .await
+    {
+        eprintln!("error: {err}");
+        store.close().await;
+        return ExitCode::from(EXIT_FAILURE);
+    }
+    if let Err(err) = log.sign_if_grown().await {
+        eprintln!("error: cannot sign the log's checkpoint: {err}");
+        store.close().await;
+        return ExitCode::from(EXIT_FAILURE);
+    }
     log.spawn_witnessing(endpoints);
     let app = match App::start(site, overrides, store.clone(), clock, log.clone()).await {
         Ok(app) => app,

@@ -159,6 +159,8 @@ async fn the_integrator_writes_full_tiles_that_verify() {
     )
     .await
     .unwrap();
+    assert!(log.latest().is_none(), "opening signs nothing");
+    log.sign_if_grown().await.unwrap();
     let note = log.latest().unwrap().note.clone();
     let cp = SignedCheckpoint::parse(&note).unwrap();
     cp.verify_log("trust.example.com/log", &verifier).unwrap();
@@ -217,7 +219,11 @@ async fn the_integrator_writes_full_tiles_that_verify() {
     )
     .await
     .unwrap();
-    assert_eq!(again.latest().unwrap().size, 600);
+    assert_eq!(
+        again.latest().unwrap().size,
+        600,
+        "the stored checkpoint is served again"
+    );
 }
 
 #[tokio::test]
@@ -806,5 +812,77 @@ async fn two_candor_instances_witness_each_other() {
             .contains("witness policy satisfied (1 cosignature"),
         "{}",
         out.stdout
+    );
+}
+
+#[tokio::test]
+async fn a_witness_that_saw_more_stops_a_rolled_back_start() {
+    let site = tiny_site();
+    write(
+        site.path(),
+        "candor.toml",
+        "version = 1\n[site]\nname = \"Tiny\"\n[[log.witnesses]]\nbuiltin = true\n[witness]\nname = \"w.tiny.example/w\"\nfollow_own_log = true\n",
+    );
+    let data = site.path().join("data");
+    let server = Server::start(site.path(), &[]).await;
+    checkpoint_of_size(&server, 2).await;
+    assert_eq!(server.stop().code(), Some(0));
+    let backup = tempfile::tempdir().unwrap();
+    std::fs::copy(data.join("candor.db"), backup.path().join("candor.db")).unwrap();
+
+    write(
+        site.path(),
+        "content/pentests.md",
+        &page(
+            "Penetration tests",
+            "security",
+            "Twice a year.",
+            "By an outside firm.",
+        ),
+    );
+    let server = Server::start(site.path(), &[]).await;
+    // Wait until the witness has cosigned size 3.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let note = get(&server, "/log/checkpoint").await.text().await.unwrap();
+        if note.contains("\n3\n") && note.contains("— w.tiny.example/w") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "size 3 was never cosigned: {note}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(server.stop().code(), Some(0));
+
+    // Roll the database back and lose the high-water file: the witness still remembers.
+    for f in [
+        "candor.db-wal",
+        "candor.db-shm",
+        "log-signing.key.checkpoint",
+    ] {
+        let _ = std::fs::remove_file(data.join(f));
+    }
+    std::fs::copy(backup.path().join("candor.db"), data.join("candor.db")).unwrap();
+    let out = candor(
+        &[
+            "serve",
+            "--config",
+            site.path()
+                .join("config.toml")
+                .with_file_name("candor.toml")
+                .to_str()
+                .unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("has cosigned a tree of size 3") && out.stderr.contains("older backup"),
+        "{}",
+        out.stderr
     );
 }

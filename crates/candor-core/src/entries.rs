@@ -70,6 +70,18 @@ pub fn timestamp(at: OffsetDateTime) -> String {
     ms.format(&Rfc3339).unwrap_or_default()
 }
 
+/// A person's keyed commitment: hex HMAC-SHA256 under the person's own key. Entries name people
+/// only this way; deleting the key (crypto-shredding) makes every entry about them unlinkable.
+pub fn person_commitment(person_key: &[u8; 32], person_ref: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(person_key) else {
+        return String::new();
+    };
+    mac.update(b"candor.person/v1\n");
+    mac.update(person_ref.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// `content.revision` v1: a content page's bytes changed and were published.
 pub fn content_revision(
     page_path: &str,
@@ -96,6 +108,24 @@ mod tests {
             String::from_utf8(e.bytes).unwrap(),
             r#"{"content_sha256":"ab12","page":"/security","published_at":"2026-11-30T10:00:00.5Z","type":"content.revision","v":1}"#
         );
+    }
+
+    #[test]
+    fn person_commitments_depend_on_key_and_person() {
+        let (k1, k2) = ([1u8; 32], [2u8; 32]);
+        assert_eq!(
+            person_commitment(&k1, "operator:7"),
+            person_commitment(&k1, "operator:7")
+        );
+        assert_ne!(
+            person_commitment(&k1, "operator:7"),
+            person_commitment(&k1, "operator:8")
+        );
+        assert_ne!(
+            person_commitment(&k1, "operator:7"),
+            person_commitment(&k2, "operator:7")
+        );
+        assert_eq!(person_commitment(&k1, "x").len(), 64);
     }
 
     #[test]

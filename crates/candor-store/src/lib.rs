@@ -90,6 +90,56 @@ pub trait ContentRevisions: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Revision>, StoreError>> + Send;
 }
 
+/// Keys behind the person commitments in log entries (crypto-shredding).
+pub trait PersonKeys: Send + Sync {
+    /// The person's commitment (hex HMAC under their key), creating the key on first use. Fact
+    /// transactions that name people use the same key inside their own transaction.
+    fn person_commitment(
+        &self,
+        person_ref: &str,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+    /// Deletes the person's key: entries already logged about them can no longer be linked to
+    /// them. Returns whether a key existed.
+    fn forget_person(
+        &self,
+        person_ref: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+impl PersonKeys for Store {
+    async fn person_commitment(
+        &self,
+        person_ref: &str,
+        at: OffsetDateTime,
+    ) -> Result<String, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.person_commitment(person_ref, at).await,
+            Store::Postgres(s) => s.person_commitment(person_ref, at).await,
+        }
+    }
+    async fn forget_person(&self, person_ref: &str) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.forget_person(person_ref).await,
+            Store::Postgres(s) => s.forget_person(person_ref).await,
+        }
+    }
+}
+
+/// A new random person key.
+pub(crate) fn new_person_key() -> Result<[u8; 32], StoreError> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key)
+        .map_err(|e| StoreError::Invalid(format!("no randomness for a person key: {e}")))?;
+    Ok(key)
+}
+
+pub(crate) fn person_key_from(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("a person key is not 32 bytes".into()))
+}
+
 /// Operational checks every backend answers.
 pub trait Health: Send + Sync {
     /// Ok when the database answers and every embedded migration is applied.

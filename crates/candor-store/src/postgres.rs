@@ -289,3 +289,43 @@ impl LogStore for PgStore {
         .transpose()
     }
 }
+
+impl crate::PersonKeys for PgStore {
+    async fn person_commitment(
+        &self,
+        person_ref: &str,
+        at: OffsetDateTime,
+    ) -> Result<String, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let key = person_key(&mut tx, person_ref, at).await?;
+        tx.commit().await?;
+        Ok(candor_core::entries::person_commitment(&key, person_ref))
+    }
+
+    async fn forget_person(&self, person_ref: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM person_keys WHERE person_ref = $1")
+            .bind(person_ref)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+/// The person's key inside the caller's transaction, created on first use.
+pub(crate) async fn person_key(
+    tx: &mut Transaction<'_, Postgres>,
+    person_ref: &str,
+    at: OffsetDateTime,
+) -> Result<[u8; 32], StoreError> {
+    sqlx::query("INSERT INTO person_keys (person_ref, hmac_key, created_at_ms) VALUES ($1, $2, $3) ON CONFLICT (person_ref) DO NOTHING")
+        .bind(person_ref)
+        .bind(&crate::new_person_key()?[..])
+        .bind(to_ms(at))
+        .execute(&mut **tx)
+        .await?;
+    let key: Vec<u8> = sqlx::query_scalar("SELECT hmac_key FROM person_keys WHERE person_ref = $1")
+        .bind(person_ref)
+        .fetch_one(&mut **tx)
+        .await?;
+    crate::person_key_from(&key)
+}

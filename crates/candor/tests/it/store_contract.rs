@@ -336,3 +336,39 @@ async fn integration_is_compare_and_swap_and_checkpoints_never_fork() {
         );
     }
 }
+
+#[tokio::test]
+async fn forgetting_a_person_makes_their_commitments_unlinkable() {
+    use candor_store::PersonKeys;
+    for backend in backends().await {
+        let store = backend.open().await;
+        let alice = store.person_commitment("operator:alice", T0).await.unwrap();
+        assert_eq!(
+            store.person_commitment("operator:alice", T1).await.unwrap(),
+            alice,
+            "stable for one person on {}",
+            store.backend()
+        );
+        let bob = store.person_commitment("operator:bob", T0).await.unwrap();
+        assert_ne!(alice, bob);
+        assert!(!alice.contains("alice") && alice.len() == 64);
+
+        assert!(store.forget_person("operator:alice").await.unwrap());
+        assert!(
+            !store.forget_person("operator:alice").await.unwrap(),
+            "already forgotten"
+        );
+        let after = store.person_commitment("operator:alice", T2).await.unwrap();
+        assert_ne!(
+            after,
+            alice,
+            "old entries can no longer be matched to alice on {}",
+            store.backend()
+        );
+        assert_eq!(
+            store.person_commitment("operator:bob", T2).await.unwrap(),
+            bob,
+            "others are untouched"
+        );
+    }
+}

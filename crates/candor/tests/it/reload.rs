@@ -317,4 +317,28 @@ async fn two_servers_share_one_postgres_database() {
     wait_until_served(&a, "/security/encryption", "Now with HSMs.").await;
     // The other replica reads the same history, even before it reloads itself.
     assert_eq!(revisions(&b, "/security/encryption").await.len(), 2);
+
+    // Both replicas sequence into one log: 3 entries, gapless, and they serve the same tree.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (ca, cb) = (
+            get_text(&a, "/log/checkpoint").await.1,
+            get_text(&b, "/log/checkpoint").await.1,
+        );
+        let head = |c: &str| c.lines().take(3).collect::<Vec<_>>().join("\n");
+        if head(&ca) == head(&cb) && ca.lines().nth(1) == Some("3") {
+            break; // same origin, size and root on both replicas
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "replicas disagree: {ca} / {cb}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let bundle = client()
+        .get(b.url("/log/tile/entries/000.p/3"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bundle.status(), 200);
 }

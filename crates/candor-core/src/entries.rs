@@ -82,6 +82,23 @@ pub fn person_commitment(person_key: &[u8; 32], person_ref: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// `digest.batch` v1: facts that arrive in floods (failed sign-ins, probe samples) are not a leaf
+/// each; every interval, one entry commits to all of them through the RFC 6962 root of their
+/// canonical bytes.
+pub fn digest_batch(
+    stream: &str,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    count: u64,
+    root_hex: &str,
+) -> Result<Entry, EntryError> {
+    build(
+        "digest.batch",
+        1,
+        json!({ "stream": stream, "from": timestamp(from), "to": timestamp(to), "count": count, "root": root_hex }),
+    )
+}
+
 /// `content.revision` v1: a content page's bytes changed and were published.
 pub fn content_revision(
     page_path: &str,

@@ -305,6 +305,17 @@ impl LogStore for Store {
             Store::Postgres(s) => s.latest_checkpoint().await,
         }
     }
+    async fn append_entry(
+        &self,
+        entry: &Entry,
+        at: OffsetDateTime,
+        idempotency_key: Option<&str>,
+    ) -> Result<(u64, bool), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.append_entry(entry, at, idempotency_key).await,
+            Store::Postgres(s) => s.append_entry(entry, at, idempotency_key).await,
+        }
+    }
 }
 
 /// The log entry for a new content revision.

@@ -91,6 +91,15 @@ pub trait LogStore: Send + Sync {
     fn latest_checkpoint(
         &self,
     ) -> impl Future<Output = Result<Option<StoredCheckpoint>, StoreError>> + Send;
+    /// Appends an entry that records no other state (e.g. a `digest.batch`). With an
+    /// idempotency key, a retry returns the first append's index instead of adding a duplicate;
+    /// the flag says whether this call appended.
+    fn append_entry(
+        &self,
+        entry: &candor_core::entries::Entry,
+        at: OffsetDateTime,
+        idempotency_key: Option<&str>,
+    ) -> impl Future<Output = Result<(u64, bool), StoreError>> + Send;
 }
 
 pub(crate) fn hash32(bytes: &[u8]) -> Result<[u8; 32], StoreError> {

@@ -272,6 +272,15 @@ impl LogStore for PgStore {
         Ok(())
     }
 
+    async fn append_entry(
+        &self,
+        entry: &Entry,
+        at: OffsetDateTime,
+        idempotency_key: Option<&str>,
+    ) -> Result<(u64, bool), StoreError> {
+        self.append_entry_now(entry, at, idempotency_key).await
+    }
+
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
         let row: Option<(i64, Vec<u8>, String, i64)> = sqlx::query_as(
             "SELECT size, root, note, signed_at_ms FROM log_checkpoints ORDER BY size DESC LIMIT 1",
@@ -328,4 +337,33 @@ pub(crate) async fn person_key(
         .fetch_one(&mut **tx)
         .await?;
     crate::person_key_from(&key)
+}
+
+impl PgStore {
+    /// See [`LogStore::append_entry`].
+    async fn append_entry_now(
+        &self,
+        entry: &Entry,
+        at: OffsetDateTime,
+        idempotency_key: Option<&str>,
+    ) -> Result<(u64, bool), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LOG_LOCK_KEY)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(key) = idempotency_key {
+            let existing: Option<i64> =
+                sqlx::query_scalar("SELECT seq FROM log_entries WHERE idempotency_key = $1")
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(seq) = existing {
+                return Ok((u64::try_from(seq).unwrap_or(0), false));
+            }
+        }
+        let seq = append(&mut tx, entry, at, idempotency_key).await?;
+        tx.commit().await?;
+        Ok((seq, true))
+    }
 }

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod assets;
 pub mod cache;
+pub mod digest;
 pub mod headers;
 pub mod log;
 pub mod observe;

@@ -886,3 +886,54 @@ async fn a_witness_that_saw_more_stops_a_rolled_back_start() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn flood_facts_are_committed_as_one_digest_per_interval() {
+    use candor_store::LogStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&Database::Sqlite(dir.path().join("candor.db")))
+        .await
+        .unwrap();
+    let clock = Arc::new(FixedClock(datetime!(2026-11-30 12:00 UTC)));
+    let signer = Ed25519NoteSigner::from_seed("t.example/log", [8; 32]).unwrap();
+    let log = LogService::open(
+        store.clone(),
+        clock.clone(),
+        "t.example/log".into(),
+        signer,
+        dir.path().join("hw"),
+    )
+    .await
+    .unwrap();
+    let batcher =
+        candor_web::digest::DigestBatcher::new("probe.samples", store.clone(), clock, log.clone());
+    let items: Vec<Vec<u8>> = (0..1000)
+        .map(|i| format!("{{\"probe\":\"api\",\"ms\":{i}}}").into_bytes())
+        .collect();
+    for item in &items {
+        batcher.add(item);
+    }
+    assert_eq!(batcher.flush().await.unwrap(), Some(0));
+    assert_eq!(
+        batcher.flush().await.unwrap(),
+        None,
+        "nothing new, no entry"
+    );
+    assert_eq!(
+        store.sequenced_size().await.unwrap(),
+        1,
+        "1000 items, one leaf"
+    );
+    let entry: serde_json::Value =
+        serde_json::from_slice(&store.entries(0, 1).await.unwrap()[0].entry).unwrap();
+    assert_eq!(entry["type"], "digest.batch");
+    assert_eq!(entry["count"], 1000);
+    assert_eq!(
+        entry["root"],
+        root_from_entries(&items).to_hex(),
+        "anyone holding the items can recompute the root"
+    );
+    log.integrate_once().await.unwrap();
+    log.sign_if_grown().await.unwrap();
+    assert_eq!(log.latest().unwrap().size, 1);
+}

@@ -372,3 +372,23 @@ async fn forgetting_a_person_makes_their_commitments_unlinkable() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_idempotency_key_never_leaves_a_duplicate() {
+    for backend in backends().await {
+        let store = backend.open().await;
+        let entry = candor_core::entries::digest_batch("probe.samples", T0, T1, 3, "ab").unwrap();
+        let (first, appended) = store.append_entry(&entry, T1, Some("req-1")).await.unwrap();
+        assert!(appended);
+        let (again, appended) = store.append_entry(&entry, T2, Some("req-1")).await.unwrap();
+        assert_eq!(
+            (again, appended),
+            (first, false),
+            "a retry is not a new leaf on {}",
+            store.backend()
+        );
+        let (other, appended) = store.append_entry(&entry, T2, None).await.unwrap();
+        assert!(appended && other == first + 1);
+        assert_eq!(store.sequenced_size().await.unwrap(), first + 2);
+    }
+}

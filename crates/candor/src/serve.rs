@@ -141,7 +141,6 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    log.spawn();
     let witness = match &settings.embedded_witness {
         None => None,
         Some(w) => {
@@ -202,6 +201,8 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         store.close().await;
         return ExitCode::from(EXIT_FAILURE);
     }
+    // Only now may the background loop sign: the witnesses had their say.
+    log.spawn();
     log.spawn_witnessing(endpoints);
     let app = match App::start(site, overrides, store.clone(), clock, log.clone()).await {
         Ok(app) => app,

@@ -376,9 +376,11 @@ impl LogService {
     /// Integrates every sequenced entry not yet in the tree. Returns the new size.
     pub async fn integrate_once(&self) -> Result<u64, LogError> {
         let mut integrator = self.integrator.lock().await;
+        // Integrate up to the head seen now, then return so a checkpoint gets signed: chasing a
+        // head that keeps moving under sustained writes would starve signing.
+        let head = self.store.sequenced_size().await?;
         loop {
             let from = integrator.builder.size();
-            let head = self.store.sequenced_size().await?;
             if head <= from {
                 return Ok(from);
             }

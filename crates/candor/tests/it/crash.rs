@@ -255,9 +255,21 @@ async fn check_log(server: &Server, key: &LogKey, rec: &mut Recorder, run: usize
     let http = client();
     let deadline = Instant::now() + Duration::from_secs(15);
     let (size, root, entries) = loop {
-        let note = get_log(&http, server, "checkpoint")
-            .await
-            .unwrap_or_else(|e| panic!("after restart #{run}: {e}\n{}", server.stderr()));
+        let note = match get_log(&http, server, "checkpoint").await {
+            Ok(note) => note,
+            // A new log has no checkpoint until it first signs one.
+            Err(_) if rec.seen.is_empty() && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            Err(e) => panic!(
+                "after restart #{run}: {e} (before this restart: {})\n{}",
+                rec.seen
+                    .last()
+                    .map_or_else(|| "no checkpoint yet".to_owned(), Seen::describe),
+                tail(&server.stderr(), 30)
+            ),
+        };
         let (size, root) = key
             .verify(&note)
             .unwrap_or_else(|e| panic!("after restart #{run}: /log/checkpoint: {e}"));

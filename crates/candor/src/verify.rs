@@ -200,7 +200,7 @@ async fn verify(args: &VerifyArgs) -> Result<String, VerifyError> {
         } else {
             report.push("first visit: no earlier checkpoint to compare with".to_owned());
         }
-        write_atomic(&state_file, &note).map_err(|e| {
+        candor_web::log::write_atomic(&state_file, &note).map_err(|e| {
             VerifyError::Usage(format!("cannot save {}: {e}", state_file.display()))
         })?;
     }
@@ -284,12 +284,6 @@ fn write_evidence(state: &Path, old: &[u8], new: &[u8]) -> String {
         ),
         _ => String::new(),
     }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(tmp, path)
 }
 
 struct Fetcher {

@@ -112,6 +112,28 @@ pub fn content_revision(
     )
 }
 
+/// `log.rotation` v1: entry 0 of a log that replaced another after a key rotation. It names the
+/// retired log and its final tree, so that the chain of logs can be followed and checked.
+pub fn log_rotation(
+    previous_origin: &str,
+    previous_vkey: &str,
+    previous_size: u64,
+    previous_root_base64: &str,
+    rotated_at: OffsetDateTime,
+) -> Result<Entry, EntryError> {
+    build(
+        "log.rotation",
+        1,
+        json!({
+            "previous_origin": previous_origin,
+            "previous_vkey": previous_vkey,
+            "previous_size": previous_size,
+            "previous_root": previous_root_base64,
+            "rotated_at": timestamp(rotated_at),
+        }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use std::future::Future;
 
 use candor_core::config::Database;
 use candor_core::entries::Entry;
-pub use log::{LogStore, NewTile, SequencedEntry, StoredCheckpoint, TreeState};
+pub use log::{ArchivedLog, LogStore, NewTile, SequencedEntry, StoredCheckpoint, TreeState};
 use time::OffsetDateTime;
 
 pub mod log;
@@ -297,6 +297,66 @@ impl LogStore for Store {
         match self {
             Store::Sqlite(s) => s.add_checkpoint(checkpoint).await,
             Store::Postgres(s) => s.add_checkpoint(checkpoint).await,
+        }
+    }
+    async fn update_checkpoint_note(
+        &self,
+        size: u64,
+        root: [u8; 32],
+        note: &str,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.update_checkpoint_note(size, root, note).await,
+            Store::Postgres(s) => s.update_checkpoint_note(size, root, note).await,
+        }
+    }
+    async fn full_tiles(&self, level: u8, from: u64, to: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.full_tiles(level, from, to).await,
+            Store::Postgres(s) => s.full_tiles(level, from, to).await,
+        }
+    }
+    async fn begin_archive(&self, archive: &ArchivedLog) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.begin_archive(archive).await,
+            Store::Postgres(s) => s.begin_archive(archive).await,
+        }
+    }
+    async fn add_archive_files(
+        &self,
+        archive_id: u64,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.add_archive_files(archive_id, files).await,
+            Store::Postgres(s) => s.add_archive_files(archive_id, files).await,
+        }
+    }
+    async fn finish_archive(
+        &self,
+        archive_id: u64,
+        first_entry: &Entry,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.finish_archive(archive_id, first_entry, at).await,
+            Store::Postgres(s) => s.finish_archive(archive_id, first_entry, at).await,
+        }
+    }
+    async fn archives(&self) -> Result<Vec<ArchivedLog>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.archives().await,
+            Store::Postgres(s) => s.archives().await,
+        }
+    }
+    async fn archive_file(
+        &self,
+        archive_id: u64,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.archive_file(archive_id, path).await,
+            Store::Postgres(s) => s.archive_file(archive_id, path).await,
         }
     }
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {

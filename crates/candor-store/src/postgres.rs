@@ -10,8 +10,10 @@ use candor_core::entries::Entry;
 use sqlx::{Postgres, Transaction};
 
 use crate::log::{
-    EntryRow, NewTile, SequencedEntry, StoredCheckpoint, TreeState, entry_from_row, hash32, to_i64,
+    ArchivedLog, EntryRow, NewTile, SequencedEntry, StoredCheckpoint, TreeState, entry_from_row,
+    hash32, to_i64,
 };
+use crate::sqlite::{RevisionPlan, distinct_paths};
 use crate::{
     ContentRevisions, Health, LogStore, PageDigest, Revision, RevisionRow, StoreError,
     check_migrated, revision_entry, revision_from_row, to_ms,
@@ -56,6 +58,10 @@ impl PgStore {
     }
 }
 
+/// Pages per statement, as on SQLite. Each column travels as one array, so the 65,535-bind limit
+/// is never near; the chunks keep each message bounded.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
 impl ContentRevisions for PgStore {
     async fn record_revisions(
         &self,
@@ -67,34 +73,91 @@ impl ContentRevisions for PgStore {
             .bind(CONTENT_LOCK_KEY)
             .execute(&mut *tx)
             .await?;
-        let mut latest = Vec::with_capacity(pages.len());
-        for page in pages {
-            let current: Option<RevisionRow> = sqlx::query_as(
-                "SELECT id, page_path, title, content_sha256, published_at_ms FROM content_revisions
-                 WHERE page_path = $1 ORDER BY id DESC LIMIT 1",
+        // A constant number of statements per 1,000 pages rather than three per page.
+        let mut stored: Vec<RevisionRow> = Vec::new();
+        for paths in distinct_paths(pages).chunks(ROWS_PER_STATEMENT) {
+            let rows: Vec<RevisionRow> = sqlx::query_as(
+                "SELECT DISTINCT ON (page_path) id, page_path, title, content_sha256, published_at_ms
+                 FROM content_revisions WHERE page_path = ANY($1) ORDER BY page_path, id DESC",
             )
-            .bind(&page.page_path)
-            .fetch_optional(&mut *tx)
+            .bind(paths)
+            .fetch_all(&mut *tx)
             .await?;
-            let row = match current {
-                Some(row) if row.3 == page.content_sha256 => row,
-                _ => {
-                    let row: RevisionRow = sqlx::query_as(
-                        "INSERT INTO content_revisions (page_path, title, content_sha256, published_at_ms) VALUES ($1, $2, $3, $4)
-                         RETURNING id, page_path, title, content_sha256, published_at_ms",
-                    )
-                    .bind(&page.page_path)
-                    .bind(&page.title)
-                    .bind(&page.content_sha256)
-                    .bind(to_ms(at))
+            stored.extend(rows);
+        }
+        let plan = RevisionPlan::new(pages, stored);
+        let ms = to_ms(at);
+        let mut ids = Vec::with_capacity(plan.changed().len());
+        for chunk in plan.changed().chunks(ROWS_PER_STATEMENT) {
+            // Rows are inserted, and take their ids, in ORDER BY order.
+            let inserted: Vec<i64> = sqlx::query_scalar(
+                "INSERT INTO content_revisions (page_path, title, content_sha256, published_at_ms)
+                 SELECT p.page_path, p.title, p.content_sha256, $4
+                 FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+                      AS p(page_path, title, content_sha256, ord)
+                 ORDER BY p.ord
+                 RETURNING id",
+            )
+            .bind(
+                chunk
+                    .iter()
+                    .map(|p| p.page_path.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(chunk.iter().map(|p| p.title.as_str()).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|p| p.content_sha256.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(ms)
+            .fetch_all(&mut *tx)
+            .await?;
+            ids.extend(inserted);
+        }
+        if !plan.changed().is_empty() {
+            // As in `append`: replicas sharing the database never hand out one index twice.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(LOG_LOCK_KEY)
+                .execute(&mut *tx)
+                .await?;
+            let mut seq: i64 =
+                sqlx::query_scalar("SELECT COALESCE(MAX(seq) + 1, 0) FROM log_entries")
                     .fetch_one(&mut *tx)
                     .await?;
-                    append(&mut tx, &revision_entry(page, at)?, at, None).await?;
-                    row
-                }
-            };
-            latest.push(revision_from_row(row));
+            for chunk in plan.changed().chunks(ROWS_PER_STATEMENT) {
+                let entries = chunk
+                    .iter()
+                    .map(|page| revision_entry(page, at))
+                    .collect::<Result<Vec<_>, _>>()?;
+                sqlx::query(
+                    "INSERT INTO log_entries (seq, entry_type, entry, leaf_hash, recorded_at_ms)
+                     SELECT $1 + e.ord - 1, e.entry_type, e.entry, e.leaf_hash, $5
+                     FROM unnest($2::text[], $3::bytea[], $4::bytea[]) WITH ORDINALITY
+                          AS e(entry_type, entry, leaf_hash, ord)",
+                )
+                .bind(seq)
+                .bind(entries.iter().map(|e| e.entry_type).collect::<Vec<_>>())
+                .bind(
+                    entries
+                        .iter()
+                        .map(|e| e.bytes.as_slice())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    entries
+                        .iter()
+                        .map(|e| e.leaf_hash().to_vec())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(ms)
+                .execute(&mut *tx)
+                .await?;
+                seq += entries.len() as i64; // at most ROWS_PER_STATEMENT
+            }
         }
+        let latest = plan.resolve(ids, at)?;
         tx.commit().await?;
         Ok(latest)
     }
@@ -118,6 +181,15 @@ impl Health for PgStore {
                 .await?;
         check_migrated(&MIGRATOR, applied)
     }
+}
+
+/// Takes the log's advisory lock for the rest of the transaction.
+async fn lock_log(tx: &mut Transaction<'_, Postgres>) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(LOG_LOCK_KEY)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Sequences `entry` inside the caller's transaction, under the log's advisory lock so that
@@ -279,6 +351,192 @@ impl LogStore for PgStore {
         idempotency_key: Option<&str>,
     ) -> Result<(u64, bool), StoreError> {
         self.append_entry_now(entry, at, idempotency_key).await
+    }
+
+    async fn update_checkpoint_note(
+        &self,
+        size: u64,
+        root: [u8; 32],
+        note: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE log_checkpoints SET note = $1 WHERE size = $2 AND root = $3")
+            .bind(note)
+            .bind(to_i64(size)?)
+            .bind(&root[..])
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn full_tiles(&self, level: u8, from: u64, to: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT idx, data FROM log_tiles WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
+        )
+        .bind(i64::from(level))
+        .bind(to_i64(from)?)
+        .bind(to_i64(to)?)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(crate::log::contiguous_tiles(from, rows))
+    }
+
+    async fn begin_archive(&self, archive: &ArchivedLog) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        lock_log(&mut tx).await?;
+        let existing: Option<(i64, i64, Vec<u8>, bool)> =
+            sqlx::query_as("SELECT id, size, root, complete FROM log_archives WHERE origin = $1")
+                .bind(&archive.origin)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((id, size, root, complete)) = existing {
+            if complete {
+                return Err(StoreError::Conflict(format!(
+                    "the log \"{}\" was already archived; an origin is never reused",
+                    archive.origin
+                )));
+            }
+            if size == to_i64(archive.size)? && root == archive.root {
+                return u64::try_from(id)
+                    .map_err(|_| StoreError::Corrupt(format!("archive id {id}")));
+            }
+            // An interrupted rotation of an older checkpoint: start it again.
+            sqlx::query("DELETE FROM log_archive_files WHERE archive_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM log_archives WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO log_archives (id, origin, vkey, size, root, checkpoint, complete, archived_at_ms)
+             VALUES ((SELECT COALESCE(MAX(id), 0) + 1 FROM log_archives), $1, $2, $3, $4, $5, FALSE, $6) RETURNING id",
+        )
+        .bind(&archive.origin)
+        .bind(&archive.vkey)
+        .bind(to_i64(archive.size)?)
+        .bind(&archive.root[..])
+        .bind(&archive.checkpoint)
+        .bind(to_ms(archive.archived_at))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        u64::try_from(id).map_err(|_| StoreError::Corrupt(format!("archive id {id}")))
+    }
+
+    async fn add_archive_files(
+        &self,
+        archive_id: u64,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        lock_log(&mut tx).await?;
+        for (path, data) in files {
+            sqlx::query(
+                "INSERT INTO log_archive_files (archive_id, path, data) VALUES ($1, $2, $3)
+                 ON CONFLICT (archive_id, path) DO NOTHING",
+            )
+            .bind(to_i64(archive_id)?)
+            .bind(path)
+            .bind(data)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn finish_archive(
+        &self,
+        archive_id: u64,
+        first_entry: &Entry,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        lock_log(&mut tx).await?;
+        let id = to_i64(archive_id)?;
+        let row: Option<(i64, Vec<u8>, bool)> =
+            sqlx::query_as("SELECT size, root, complete FROM log_archives WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((size, root, complete)) = row else {
+            return Err(StoreError::Invalid(format!(
+                "there is no log archive {archive_id}"
+            )));
+        };
+        if complete {
+            return Ok(());
+        }
+        let latest: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT size, root FROM log_checkpoints ORDER BY size DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        if latest.as_ref() != Some(&(size, root.clone())) {
+            return Err(StoreError::Conflict(format!(
+                "the newest signed checkpoint is no longer the archived one (size {size}); the log moved on during the rotation"
+            )));
+        }
+        sqlx::query("UPDATE log_archives SET complete = TRUE WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM log_entries WHERE seq < $1")
+            .bind(size)
+            .execute(&mut *tx)
+            .await?;
+        // Renumber in two steps, so that no intermediate number collides with a row not yet moved.
+        sqlx::query("UPDATE log_entries SET seq = -1 - seq")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE log_entries SET seq = (-1 - seq) - $1 + 1")
+            .bind(size)
+            .execute(&mut *tx)
+            .await?;
+        for statement in [
+            "DELETE FROM log_tiles",
+            "DELETE FROM log_tree",
+            "DELETE FROM log_checkpoints",
+        ] {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "INSERT INTO log_entries (seq, entry_type, entry, leaf_hash, recorded_at_ms, idempotency_key)
+             VALUES (0, $1, $2, $3, $4, NULL)",
+        )
+        .bind(first_entry.entry_type)
+        .bind(&first_entry.bytes)
+        .bind(&first_entry.leaf_hash()[..])
+        .bind(to_ms(at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn archives(&self) -> Result<Vec<ArchivedLog>, StoreError> {
+        let rows: Vec<crate::log::ArchiveRow> = sqlx::query_as(
+            "SELECT id, origin, vkey, size, root, checkpoint, complete, archived_at_ms FROM log_archives ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(crate::log::archive_from_row).collect()
+    }
+
+    async fn archive_file(
+        &self,
+        archive_id: u64,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT f.data FROM log_archive_files f JOIN log_archives a ON a.id = f.archive_id
+             WHERE f.archive_id = $1 AND f.path = $2 AND a.complete",
+        )
+        .bind(to_i64(archive_id)?)
+        .bind(path)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {

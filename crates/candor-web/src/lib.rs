@@ -242,12 +242,24 @@ async fn verify(State(app): State<Arc<App>>) -> Response {
         .as_ref()
         .and_then(|l| std::str::from_utf8(&l.note).ok());
     let canonical = published.site.settings.public_url.join("/verify");
+    let earlier: Vec<render::EarlierLog> = app
+        .log
+        .archives()
+        .iter()
+        .map(|a| render::EarlierLog {
+            id: a.id,
+            origin: a.origin.clone(),
+            vkey: a.vkey.clone(),
+            size: a.size,
+        })
+        .collect();
     match render::render_verify(
         &published.chrome,
         canonical,
         app.log.origin(),
         &app.log.vkey(),
         checkpoint,
+        &earlier,
     ) {
         Ok(html) => {
             let mut response = axum::response::Html(html).into_response();

@@ -18,12 +18,12 @@ use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use candor_core::Clock;
-use candor_store::{LogStore, Store, StoreError, StoredCheckpoint, TreeState};
-use candor_tlog::merkle::root_from_leaf_hashes;
+use candor_store::{ArchivedLog, LogStore, Store, StoreError, StoredCheckpoint, TreeState};
+use candor_tlog::merkle::{frontier_nodes, root_from_leaf_hashes};
 use candor_tlog::tiles::parse_tile_hashes;
 use candor_tlog::{
-    Checkpoint, Ed25519NoteSigner, Hash, NoteVerifier, SignedCheckpoint, TilePath, TreeBuilder,
-    encode_bundle,
+    BundleId, Checkpoint, Ed25519NoteSigner, Hash, HashReader, NodeId, NoteVerifier,
+    SignedCheckpoint, TileHashReader, TileId, TilePath, TreeBuilder, encode_bundle,
 };
 
 const TILE_WIDTH: usize = 256;
@@ -245,10 +245,14 @@ pub struct LogService {
     integrated_size: AtomicU64,
     latest: ArcSwapOption<LatestCheckpoint>,
     wake: tokio::sync::Notify,
+    /// Logs retired by key rotations, served read-only under `/log/archive/<id>/`.
+    archives: Vec<ArchivedLog>,
+    /// Serialises the witnesses' updates of the served note.
+    cosigning: tokio::sync::Mutex<()>,
 }
 
 impl LogService {
-    /// Rebuilds the tree from the database, checks it against the high-water checkpoint and
+    /// Resumes the tree from its stored tiles, checks it against the high-water checkpoint and
     /// integrates whatever was sequenced but not yet integrated. It signs nothing yet.
     pub async fn open(
         store: Store,
@@ -257,6 +261,25 @@ impl LogService {
         signer: Ed25519NoteSigner,
         highwater_path: PathBuf,
     ) -> Result<Arc<LogService>, LogError> {
+        let all_archives = store.archives().await?;
+        if let Some(retired) = all_archives
+            .iter()
+            .find(|a| a.complete && a.origin == origin)
+        {
+            return Err(LogError::Rollback(format!(
+                "the log \"{}\" was retired by a key rotation (it is archive {}, served under /log/archive/{}/); this key \
+                 may not sign again. If `candor rotate-log` was interrupted, run it again to finish; otherwise configure the \
+                 new log's key file and origin.",
+                retired.origin, retired.id, retired.id
+            )));
+        }
+        if let Some(unfinished) = all_archives.iter().find(|a| !a.complete) {
+            return Err(LogError::Rollback(format!(
+                "a key rotation of the log \"{}\" was started but not finished; run `candor rotate-log` again to finish it",
+                unfinished.origin
+            )));
+        }
+        let archives = all_archives.into_iter().filter(|a| a.complete).collect();
         let highwater = read_highwater(&highwater_path, &origin)?;
         let service = LogService {
             origin,
@@ -269,6 +292,8 @@ impl LogService {
             integrated_size: AtomicU64::new(0),
             latest: ArcSwapOption::empty(),
             wake: tokio::sync::Notify::new(),
+            archives,
+            cosigning: tokio::sync::Mutex::new(()),
         };
         if let Some(hw) = &highwater {
             let sequenced = service.store.sequenced_size().await?;
@@ -283,26 +308,34 @@ impl LogService {
                 )));
             }
         }
-        // Rebuild the in-memory frontier from the stored leaf hashes.
+        // Resume the in-memory frontier from the stored tiles: O(log n) hashes, read from at
+        // most a few hundred tiles, however long the log is.
         if let Some(state) = service.store.tree_state().await? {
-            let mut integrator = service.integrator.lock().await;
-            let mut ignored = Vec::new();
-            let mut from = 0;
-            while from < state.size {
-                let to = (from + INTEGRATE_CHUNK).min(state.size);
-                for leaf in service.store.leaf_hashes(from, to).await? {
-                    integrator.push(Hash(leaf), &mut ignored)?;
-                    ignored.clear();
-                    service.check_highwater(&integrator)?;
-                }
-                from = to;
-            }
-            if integrator.state() != state {
+            let resumed = resume(&service.store, state.size).await?;
+            if resumed.state() != state {
                 return Err(LogError::Corrupt(format!(
-                    "the stored root for size {} does not match the stored entries",
+                    "the stored tiles do not give the stored root for size {}",
                     state.size
                 )));
             }
+            if let Some(hw) = &highwater
+                && hw.size <= state.size
+            {
+                let root = tree_root_at(&service.store, hw.size, state.size)
+                    .await
+                    .map_err(LogError::Corrupt)?;
+                if root != hw.root {
+                    return Err(LogError::Rollback(format!(
+                        "the tree in the database at size {} has root {} but the checkpoint already signed for that size (in {}) has root {}: \
+                         this database does not hold the log that was published. Restore this log's own database.",
+                        hw.size,
+                        root.to_base64(),
+                        service.highwater_path.display(),
+                        hw.root.to_base64()
+                    )));
+                }
+            }
+            *service.integrator.lock().await = resumed;
             service.integrated_size.store(state.size, Ordering::Release);
         }
         if let Some(cp) = service.store.latest_checkpoint().await? {
@@ -426,6 +459,7 @@ impl LogService {
     /// Signs a checkpoint when the tree grew past the newest signed one (or none exists yet).
     pub async fn sign_if_grown(&self) -> Result<(), LogError> {
         let integrator = self.integrator.lock().await;
+        let _cosigning = self.cosigning.lock().await;
         let state = integrator.state();
         // Another replica may have signed a newer one.
         if let Some(stored) = self.store.latest_checkpoint().await?
@@ -516,6 +550,7 @@ impl LogService {
                 "text/plain; charset=utf-8",
                 "public, max-age=3600",
             ),
+            _ if rest.starts_with("archive/") => self.serve_archive(rest).await,
             _ => match TilePath::parse(rest) {
                 Ok(tile) => self.serve_tile(tile).await,
                 Err(err) => plain(StatusCode::NOT_FOUND, &format!("not found: {err}\n")),
@@ -569,31 +604,7 @@ impl LogService {
         width: usize,
         size: u64,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        if width == TILE_WIDTH {
-            return self.store.full_tile(level, index).await;
-        }
-        // A partial tile exists only as far as the tree goes.
-        let span = 1u64.checked_shl(8 * u32::from(level)).unwrap_or(u64::MAX);
-        let first = index.saturating_mul(TILE_WIDTH as u64);
-        let needed = first.saturating_add(width as u64).saturating_mul(span);
-        if needed > size || level >= 8 {
-            return Ok(None);
-        }
-        if level == 0 {
-            let leaves = self.store.leaf_hashes(first, first + width as u64).await?;
-            return Ok((leaves.len() == width).then(|| leaves.concat()));
-        }
-        let mut data = Vec::with_capacity(width * HASH_BYTES);
-        for i in 0..width as u64 {
-            let Some(below) = self.store.full_tile(level - 1, first + i).await? else {
-                return Ok(None);
-            };
-            let Ok(hashes) = parse_tile_hashes(&below) else {
-                return Ok(None);
-            };
-            data.extend_from_slice(&root_from_leaf_hashes(&hashes).0);
-        }
-        Ok(Some(data))
+        hash_tile(&self.store, level, index, width, size).await
     }
 
     async fn entry_bundle(
@@ -602,17 +613,319 @@ impl LogService {
         width: usize,
         size: u64,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let first = index.saturating_mul(TILE_WIDTH as u64);
-        if first.saturating_add(width as u64) > size {
-            return Ok(None);
-        }
-        let entries = self.store.entries(first, first + width as u64).await?;
-        if entries.len() != width {
-            return Ok(None);
-        }
-        let bodies: Vec<&[u8]> = entries.iter().map(|e| e.entry.as_slice()).collect();
-        Ok(encode_bundle(&bodies).ok())
+        entry_bundle(&self.store, index, width, size).await
     }
+
+    /// Logs retired by key rotations, oldest first.
+    pub fn archives(&self) -> &[ArchivedLog] {
+        &self.archives
+    }
+
+    /// Serves `/log/archive/<id>/…`: a retired log, frozen at its final checkpoint.
+    async fn serve_archive(&self, rest: &str) -> Response {
+        let not_found = || {
+            plain(
+                StatusCode::NOT_FOUND,
+                "there is no such archived log or file\n",
+            )
+        };
+        let Some((id, file)) = rest
+            .strip_prefix("archive/")
+            .and_then(|r| r.split_once('/'))
+        else {
+            return not_found();
+        };
+        let Some(archive) = self.archives.iter().find(|a| id.parse() == Ok(a.id)) else {
+            return not_found();
+        };
+        // A frozen log never changes: everything may be cached for long.
+        const FROZEN: &str = "public, max-age=31536000, immutable";
+        match file {
+            "checkpoint" => bytes_response(
+                Bytes::from(archive.checkpoint.clone().into_bytes()),
+                "text/plain; charset=utf-8",
+                "public, max-age=3600",
+            ),
+            "key" => bytes_response(
+                Bytes::from(format!("{}\n", archive.vkey)),
+                "text/plain; charset=utf-8",
+                FROZEN,
+            ),
+            _ => {
+                let Ok(tile) = TilePath::parse(file) else {
+                    return not_found();
+                };
+                match self.store.archive_file(archive.id, &tile.path()).await {
+                    Ok(Some(data)) => {
+                        bytes_response(Bytes::from(data), "application/octet-stream", FROZEN)
+                    }
+                    Ok(None) => not_found(),
+                    Err(err) => {
+                        tracing::error!(error = %err, "reading an archived tile failed");
+                        plain(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "the log is temporarily unavailable\n",
+                        )
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The data of hash tile (`level`, `index`) of `width` hashes in the tree of `size` leaves: full
+/// tiles as stored, partial ones derived from the level below. `None` when the tree does not
+/// reach it.
+pub(crate) async fn hash_tile(
+    store: &Store,
+    level: u8,
+    index: u64,
+    width: usize,
+    size: u64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    // A tile exists only as far as the tree goes.
+    let span = 1u64.checked_shl(8 * u32::from(level)).unwrap_or(u64::MAX);
+    let first = index.saturating_mul(TILE_WIDTH as u64);
+    let needed = first.saturating_add(width as u64).saturating_mul(span);
+    if needed > size || level >= 8 {
+        return Ok(None);
+    }
+    if width == TILE_WIDTH {
+        return store.full_tile(level, index).await;
+    }
+    if level == 0 {
+        let leaves = store.leaf_hashes(first, first + width as u64).await?;
+        return Ok((leaves.len() == width).then(|| leaves.concat()));
+    }
+    let below = store
+        .full_tiles(level - 1, first, first + width as u64)
+        .await?;
+    if below.len() != width {
+        return Ok(None);
+    }
+    let mut data = Vec::with_capacity(width * HASH_BYTES);
+    for tile in below {
+        let Ok(hashes) = parse_tile_hashes(&tile) else {
+            return Ok(None);
+        };
+        data.extend_from_slice(&root_from_leaf_hashes(&hashes).0);
+    }
+    Ok(Some(data))
+}
+
+/// Entry bundle `index` of `width` entries in the tree of `size` leaves.
+pub(crate) async fn entry_bundle(
+    store: &Store,
+    index: u64,
+    width: usize,
+    size: u64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let first = index.saturating_mul(TILE_WIDTH as u64);
+    if first.saturating_add(width as u64) > size {
+        return Ok(None);
+    }
+    let entries = store.entries(first, first + width as u64).await?;
+    if entries.len() != width {
+        return Ok(None);
+    }
+    let bodies: Vec<&[u8]> = entries.iter().map(|e| e.entry.as_slice()).collect();
+    Ok(encode_bundle(&bodies).ok())
+}
+
+/// The hashes of `nodes` (complete subtrees of the tree of `size` leaves), read from its tiles.
+async fn read_nodes(store: &Store, nodes: &[NodeId], size: u64) -> Result<Vec<Hash>, String> {
+    let tiles = candor_tlog::tiles::tiles_for_nodes(nodes, size).map_err(|e| e.to_string())?;
+    let mut map = std::collections::BTreeMap::new();
+    for tile in tiles {
+        let data = hash_tile(store, tile.level, tile.index, usize::from(tile.width), size)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("tile {} is missing", tile.path()))?;
+        map.insert(tile, data);
+    }
+    TileHashReader::new(size, &map)
+        .read_hashes(nodes)
+        .map_err(|e| e.to_string())
+}
+
+/// The root of the first `at` leaves, read from the tiles of the tree of `size` leaves.
+async fn tree_root_at(store: &Store, at: u64, size: u64) -> Result<Hash, String> {
+    if at == 0 {
+        return Ok(candor_tlog::empty_root());
+    }
+    let hashes = read_nodes(store, &frontier_nodes(at), size).await?;
+    let Some((last, rest)) = hashes.split_last() else {
+        return Err(format!("no hashes for a tree of size {at}"));
+    };
+    Ok(rest
+        .iter()
+        .rev()
+        .fold(*last, |acc, left| candor_tlog::node_hash(left, &acc)))
+}
+
+/// The integrator of a tree of `size` leaves, from its stored tiles: the frontier (roots of its
+/// complete subtrees) and, at each tile level, the hashes of the tile not yet full.
+async fn resume(store: &Store, size: u64) -> Result<Integrator, LogError> {
+    let frontier = read_nodes(store, &frontier_nodes(size), size)
+        .await
+        .map_err(|e| LogError::Corrupt(format!("cannot resume the tree of size {size}: {e}")))?;
+    let builder =
+        TreeBuilder::from_frontier(size, frontier).map_err(|e| LogError::Corrupt(e.to_string()))?;
+    let mut partial = Vec::new();
+    for level in 0u8..8 {
+        let count = size.checked_shr(8 * u32::from(level)).unwrap_or(0);
+        if count == 0 {
+            break;
+        }
+        let width = (count % TILE_WIDTH as u64) as usize;
+        let data = if width == 0 {
+            Vec::new()
+        } else {
+            hash_tile(store, level, count / TILE_WIDTH as u64, width, size)
+                .await?
+                .ok_or_else(|| {
+                    LogError::Corrupt(format!(
+                        "the partial tile at level {level} of the tree of size {size} cannot be derived"
+                    ))
+                })?
+        };
+        partial.push(data);
+    }
+    Ok(Integrator { builder, partial })
+}
+
+/// What a key rotation did.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The archive the old log became (served under `/log/archive/<id>/`).
+    pub archive_id: u64,
+    /// The old log's origin.
+    pub old_origin: String,
+    /// The old log's verifier key.
+    pub old_vkey: String,
+    /// The old log's final size (its newest signed checkpoint).
+    pub archived_size: u64,
+    /// Entries sequenced after that checkpoint, moved into the new log after its entry 0.
+    pub carried_over: u64,
+}
+
+/// Retires the live log, signed by `old`, at its newest signed checkpoint: every tile and entry
+/// bundle of that tree is stored as an archive, served unchanged under `/log/archive/<id>/`;
+/// then, in one transaction, the live log starts again with a `log.rotation` entry (naming the
+/// old origin, key, size and root) followed by any entries sequenced after that checkpoint. The
+/// new log is signed by a new key for `new_origin` from its first checkpoint on.
+///
+/// Run it with the server stopped. An interrupted rotation resumes where it stopped.
+pub async fn rotate(
+    store: &Store,
+    old: &Ed25519NoteSigner,
+    new_origin: &str,
+    clock: &dyn Clock,
+) -> Result<Rotation, LogError> {
+    let old_origin = candor_tlog::NoteSigner::name(old).to_owned();
+    if new_origin == old_origin {
+        return Err(LogError::Format(format!(
+            "the new origin must differ from the old one (\"{old_origin}\"): a new key means a new log"
+        )));
+    }
+    if let Some(used) = store
+        .archives()
+        .await?
+        .into_iter()
+        .find(|a| a.complete && a.origin == new_origin)
+    {
+        return Err(LogError::Format(format!(
+            "the origin \"{new_origin}\" belongs to archived log {}; an origin is never reused",
+            used.id
+        )));
+    }
+    let Some(latest) = store.latest_checkpoint().await? else {
+        return Err(LogError::Format(
+            "this log has no signed checkpoint yet, so there is nothing to retire: replace the key file and set \
+             log.origin instead"
+                .into(),
+        ));
+    };
+    let signed = SignedCheckpoint::parse(latest.note.as_bytes())
+        .map_err(|e| LogError::Corrupt(format!("stored checkpoint: {e}")))?;
+    let checkpoint = signed
+        .verify_log(&old_origin, &old.verifier())
+        .map_err(|e| {
+            LogError::Rollback(format!(
+                "the newest checkpoint in the database was not signed by the configured key for \"{old_origin}\" ({e}); \
+                 rotate with the key of the log in this database"
+            ))
+        })?
+        .clone();
+    let size = checkpoint.size;
+    let now = clock.now();
+    let archive_id = store
+        .begin_archive(&ArchivedLog {
+            id: 0,
+            origin: old_origin.clone(),
+            vkey: old.vkey(),
+            size,
+            root: checkpoint.root.0,
+            checkpoint: latest.note.clone(),
+            complete: false,
+            archived_at: now,
+        })
+        .await?;
+    let format = |e: candor_tlog::TileError| LogError::Format(e.to_string());
+    let missing = |what: String| {
+        LogError::Corrupt(format!("{what} of the tree of size {size} cannot be read"))
+    };
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let width_at =
+        |count: u64, index: u64| (count - index * TILE_WIDTH as u64).min(TILE_WIDTH as u64) as u16;
+    for index in 0..size.div_ceil(TILE_WIDTH as u64) {
+        let bundle = BundleId::new(index, width_at(size, index)).map_err(format)?;
+        let data = entry_bundle(store, index, usize::from(bundle.width), size)
+            .await?
+            .ok_or_else(|| missing(bundle.path()))?;
+        files.push((bundle.path(), data));
+        if files.len() >= TILE_WIDTH {
+            store
+                .add_archive_files(archive_id, &std::mem::take(&mut files))
+                .await?;
+        }
+    }
+    for level in 0u8..8 {
+        let count = size.checked_shr(8 * u32::from(level)).unwrap_or(0);
+        if count == 0 {
+            break;
+        }
+        for index in 0..count.div_ceil(TILE_WIDTH as u64) {
+            let tile = TileId::new(level, index, width_at(count, index)).map_err(format)?;
+            let data = hash_tile(store, level, index, usize::from(tile.width), size)
+                .await?
+                .ok_or_else(|| missing(tile.path()))?;
+            files.push((tile.path(), data));
+            if files.len() >= TILE_WIDTH {
+                store
+                    .add_archive_files(archive_id, &std::mem::take(&mut files))
+                    .await?;
+            }
+        }
+    }
+    store.add_archive_files(archive_id, &files).await?;
+    let first = candor_core::entries::log_rotation(
+        &old_origin,
+        &old.vkey(),
+        size,
+        &checkpoint.root.to_base64(),
+        now,
+    )
+    .map_err(|e| LogError::Format(e.to_string()))?;
+    let sequenced = store.sequenced_size().await?;
+    store.finish_archive(archive_id, &first, now).await?;
+    Ok(Rotation {
+        archive_id,
+        old_origin,
+        old_vkey: old.vkey(),
+        archived_size: size,
+        carried_over: sequenced.saturating_sub(size),
+    })
 }
 
 fn read_highwater(path: &Path, origin: &str) -> Result<Option<Checkpoint>, LogError> {
@@ -826,7 +1139,8 @@ impl LogService {
             200 => {
                 let signatures = candor_tlog::NoteSignature::parse_lines(&text)
                     .map_err(|e| format!("unparseable cosignature: {e}"))?;
-                self.attach_cosignatures(cp.size, signatures, verifier)?;
+                self.attach_cosignatures(cp.size, signatures, verifier)
+                    .await?;
                 Ok(Submitted::Cosigned)
             }
             409 => text
@@ -842,22 +1156,37 @@ impl LogService {
         }
     }
 
-    fn attach_cosignatures(
+    async fn attach_cosignatures(
         &self,
         size: u64,
         signatures: Vec<candor_tlog::NoteSignature>,
         verifier: &candor_tlog::CosignatureVerifier,
     ) -> Result<(), String> {
+        // One witness at a time changes the served note.
+        let _guard = self.cosigning.lock().await;
         let Some(latest) = self.latest() else {
             return Ok(());
         };
         if latest.size != size {
             return Ok(()); // a newer checkpoint replaced it meanwhile
         }
-        let mut signed = SignedCheckpoint::parse(&latest.note).map_err(|e| e.to_string())?;
+        let current = SignedCheckpoint::parse(&latest.note).map_err(|e| e.to_string())?;
+        // Start from the note without this witness's earlier cosignature (one from before a
+        // restart, say): a note carries at most one signature per key.
+        let mut signed = SignedCheckpoint::from_note(
+            candor_tlog::Note::new(current.note().text().to_owned()).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+        for sig in current.note().signatures() {
+            if sig.name != verifier.name() || sig.key_id != verifier.key_id() {
+                signed
+                    .add_signature(sig.clone())
+                    .map_err(|e| e.to_string())?;
+            }
+        }
         let mut attached = 0;
         for sig in signatures {
-            if sig.name != verifier.name() || sig.key_id != verifier.key_id() {
+            if sig.name != verifier.name() || sig.key_id != verifier.key_id() || attached > 0 {
                 continue;
             }
             let mut candidate = signed.clone();
@@ -876,9 +1205,16 @@ impl LogService {
         if attached == 0 {
             return Err("the witness answered 200 without a cosignature from its key".into());
         }
+        let note = signed.to_bytes();
+        // Keep the cosignatures across restarts: the stored note of this checkpoint gets them.
+        let text = String::from_utf8(note.clone()).map_err(|e| e.to_string())?;
+        self.store
+            .update_checkpoint_note(size, signed.checkpoint().root.0, &text)
+            .await
+            .map_err(|e| format!("cannot store the cosigned checkpoint: {e}"))?;
         self.latest.store(Some(Arc::new(LatestCheckpoint {
             size,
-            note: Bytes::from(signed.to_bytes()),
+            note: Bytes::from(note),
         })));
         tracing::debug!(log.size = size, witness = %verifier.name(), "attached a cosignature");
         Ok(())

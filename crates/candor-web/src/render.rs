@@ -108,6 +108,20 @@ struct VerifyPage<'a> {
     origin: &'a str,
     vkey: &'a str,
     checkpoint: Option<&'a str>,
+    earlier: &'a [EarlierLog],
+}
+
+/// A log this trust center used before a key rotation, as listed on the Verify page.
+#[derive(Debug, Clone)]
+pub struct EarlierLog {
+    /// Served under `/log/archive/<id>/`.
+    pub id: u64,
+    /// Its origin.
+    pub origin: String,
+    /// Its verifier key.
+    pub vkey: String,
+    /// Its final size.
+    pub size: u64,
 }
 
 /// Renders the Verify page for the current checkpoint.
@@ -117,6 +131,7 @@ pub fn render_verify(
     origin: &str,
     vkey: &str,
     checkpoint: Option<&str>,
+    earlier: &[EarlierLog],
 ) -> Result<String, askama::Error> {
     VerifyPage {
         chrome,
@@ -128,6 +143,7 @@ pub fn render_verify(
         origin,
         vkey,
         checkpoint,
+        earlier,
     }
     .render()
 }

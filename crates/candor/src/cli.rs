@@ -53,6 +53,23 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Run a witness: cosign checkpoints of the logs it follows after checking consistency.
     Witness(WitnessArgs),
+    /// Retire the log's signing key: freeze the log at its newest signed checkpoint (kept
+    /// readable under /log/archive/N/) and continue in a new log with a new key and origin.
+    /// Stop every server first.
+    RotateLog(RotateLogArgs),
+}
+
+/// `candor rotate-log`
+#[derive(Debug, Clone, Args)]
+pub struct RotateLogArgs {
+    /// Config and data directory (for the database and the current key file).
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// The new log's origin, e.g. trust.example.com/log/2026-12. It must differ from every
+    /// origin this trust center used before.
+    #[arg(long, value_name = "ORIGIN")]
+    pub new_origin: String,
 }
 
 /// `candor witness`

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod init;
 pub mod logging;
+pub mod rotate;
 pub mod serve;
 pub mod verify;
 
@@ -39,6 +40,16 @@ pub fn run(cli: Cli) -> ExitCode {
                 }
             }
         }
+        Command::RotateLog(args) => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(rotate::run(&args)),
+            Err(err) => {
+                eprintln!("error: cannot start the async runtime: {err}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        },
         Command::Serve(args) => {
             logging::init(cli.log_format);
             let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -18,12 +18,12 @@ use time::macros::datetime;
 
 use crate::support::{Server, candor, client, page, tiny_site, write};
 
-async fn get(server: &Server, path: &str) -> reqwest::Response {
+pub(crate) async fn get(server: &Server, path: &str) -> reqwest::Response {
     client().get(server.url(path)).send().await.unwrap()
 }
 
 /// Polls /log/checkpoint until it covers `size` entries; returns it verified.
-async fn checkpoint_of_size(server: &Server, size: u64) -> SignedCheckpoint {
+pub(crate) async fn checkpoint_of_size(server: &Server, size: u64) -> SignedCheckpoint {
     let vkey = get(server, "/log/key").await.text().await.unwrap();
     let verifier = Ed25519NoteVerifier::from_vkey(vkey.trim()).unwrap();
     let origin = candor_tlog::NoteVerifier::name(&verifier).to_owned();

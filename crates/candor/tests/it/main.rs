@@ -10,5 +10,7 @@ mod interop;
 mod log;
 mod portal;
 mod reload;
+mod rotate;
+mod store_archive;
 mod store_contract;
 mod support;

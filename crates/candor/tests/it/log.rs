@@ -813,6 +813,45 @@ async fn two_candor_instances_witness_each_other() {
         "{}",
         out.stdout
     );
+
+    // Cosignatures are stored with their checkpoint: after a restart, with its witness gone, A
+    // still serves the cosigned checkpoint.
+    let cosigned = get(&sa, "/log/checkpoint").await.bytes().await.unwrap();
+    assert_eq!(sb.stop().code(), Some(0));
+    assert_eq!(sa.stop().code(), Some(0));
+    let sa = Server::start_on(a.path(), pa, &[]).await;
+    let served = get(&sa, "/log/checkpoint").await.bytes().await.unwrap();
+    assert_eq!(served, cosigned, "the cosignature survived the restart");
+    // When the witness is back it cosigns again; the new cosignature replaces its old one.
+    let sb = Server::start_on(b.path(), pb, &[]).await;
+    let cosigner = candor_tlog::CosignatureVerifier::from_vkey(&wit_b).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let fresh = loop {
+        let note = get(&sa, "/log/checkpoint").await.bytes().await.unwrap();
+        if note != cosigned {
+            break note;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new cosignature: {}",
+            sa.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let cp = SignedCheckpoint::parse(&fresh).unwrap();
+    assert_eq!(cp.checkpoint().size, 2);
+    let lines = String::from_utf8(fresh.to_vec()).unwrap();
+    assert_eq!(
+        lines.matches("\u{2014} b.example/witness ").count(),
+        1,
+        "one signature per witness key: {lines}"
+    );
+    assert!(
+        cp.note()
+            .verify_known(&[&cosigner])
+            .is_ok_and(|v| v.len() == 1)
+    );
+    drop(sb);
 }
 
 #[tokio::test]
@@ -936,4 +975,86 @@ async fn flood_facts_are_committed_as_one_digest_per_interval() {
     log.integrate_once().await.unwrap();
     log.sign_if_grown().await.unwrap();
     assert_eq!(log.latest().unwrap().size, 1);
+}
+
+#[tokio::test]
+async fn a_restart_resumes_the_tree_from_its_tiles_at_every_tile_boundary() {
+    use candor_store::LogStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&Database::Sqlite(dir.path().join("candor.db")))
+        .await
+        .unwrap();
+    let at = datetime!(2026-11-30 12:00 UTC);
+    let mut size = 0u64;
+    // Each step restarts the log service, which resumes from the tiles stored at the previous
+    // size (frontier and partial tiles) and then integrates the new entries.
+    for target in [
+        1u64,
+        255,
+        256,
+        257,
+        511,
+        512,
+        65_535,
+        65_536,
+        65_537,
+        65_536 + 511,
+    ] {
+        let pages: Vec<PageDigest> = (size..target)
+            .map(|i| PageDigest {
+                page_path: format!("/p/{i}"),
+                title: "t".into(),
+                content_sha256: format!("{i:064x}"),
+            })
+            .collect();
+        for chunk in pages.chunks(4096) {
+            store.record_revisions(chunk, at).await.unwrap();
+        }
+        let log = LogService::open(
+            store.clone(),
+            Arc::new(FixedClock(at)),
+            "trust.example.com/log".into(),
+            Ed25519NoteSigner::from_seed("trust.example.com/log", [7; 32]).unwrap(),
+            dir.path().join("hw"),
+        )
+        .await
+        .unwrap();
+        log.sign_if_grown().await.unwrap();
+        let note = log.latest().unwrap().note.clone();
+        let cp = SignedCheckpoint::parse(&note).unwrap();
+        let leaves: Vec<candor_tlog::Hash> = store
+            .leaf_hashes(0, target)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(candor_tlog::Hash)
+            .collect();
+        assert_eq!(cp.checkpoint().size, target);
+        assert_eq!(
+            cp.checkpoint().root,
+            candor_tlog::merkle::root_from_leaf_hashes(&leaves),
+            "root after resuming at {size}"
+        );
+        // Every full tile, including those completed after a resume, holds the right hashes.
+        let level0 = target / 256;
+        for i in 0..level0 {
+            let tile = store.full_tile(0, i).await.unwrap().unwrap();
+            let want: Vec<u8> = leaves[(i * 256) as usize..((i + 1) * 256) as usize]
+                .iter()
+                .flat_map(|h| h.0)
+                .collect();
+            assert_eq!(tile, want, "tile/0/{i} at size {target}");
+        }
+        for i in 0..level0 / 256 {
+            let tile = store.full_tile(1, i).await.unwrap().unwrap();
+            let mut want = Vec::new();
+            for j in i * 256..(i + 1) * 256 {
+                let below = store.full_tile(0, j).await.unwrap().unwrap();
+                let hashes = parse_tile_hashes(&below).unwrap();
+                want.extend_from_slice(&candor_tlog::merkle::root_from_leaf_hashes(&hashes).0);
+            }
+            assert_eq!(tile, want, "tile/1/{i} at size {target}");
+        }
+        size = target;
+    }
 }

@@ -89,6 +89,9 @@ impl ContentRevisions for PgStore {
         let ms = to_ms(at);
         let mut ids = Vec::with_capacity(plan.changed().len());
         for chunk in plan.changed().chunks(ROWS_PER_STATEMENT) {
+            let column = |field: fn(&PageDigest) -> &str| -> Vec<&str> {
+                chunk.iter().map(|page| field(page)).collect()
+            };
             // Rows are inserted, and take their ids, in ORDER BY order.
             let inserted: Vec<i64> = sqlx::query_scalar(
                 "INSERT INTO content_revisions (page_path, title, content_sha256, published_at_ms)
@@ -98,19 +101,9 @@ impl ContentRevisions for PgStore {
                  ORDER BY p.ord
                  RETURNING id",
             )
-            .bind(
-                chunk
-                    .iter()
-                    .map(|p| p.page_path.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|p| p.title.as_str()).collect::<Vec<_>>())
-            .bind(
-                chunk
-                    .iter()
-                    .map(|p| p.content_sha256.as_str())
-                    .collect::<Vec<_>>(),
-            )
+            .bind(column(|page| &page.page_path))
+            .bind(column(|page| &page.title))
+            .bind(column(|page| &page.content_sha256))
             .bind(ms)
             .fetch_all(&mut *tx)
             .await?;
@@ -131,6 +124,9 @@ impl ContentRevisions for PgStore {
                     .iter()
                     .map(|page| revision_entry(page, at))
                     .collect::<Result<Vec<_>, _>>()?;
+                let types: Vec<&str> = entries.iter().map(|e| e.entry_type).collect();
+                let bytes: Vec<&[u8]> = entries.iter().map(|e| e.bytes.as_slice()).collect();
+                let leaf_hashes: Vec<[u8; 32]> = entries.iter().map(Entry::leaf_hash).collect();
                 sqlx::query(
                     "INSERT INTO log_entries (seq, entry_type, entry, leaf_hash, recorded_at_ms)
                      SELECT $1 + e.ord - 1, e.entry_type, e.entry, e.leaf_hash, $5
@@ -138,19 +134,9 @@ impl ContentRevisions for PgStore {
                           AS e(entry_type, entry, leaf_hash, ord)",
                 )
                 .bind(seq)
-                .bind(entries.iter().map(|e| e.entry_type).collect::<Vec<_>>())
-                .bind(
-                    entries
-                        .iter()
-                        .map(|e| e.bytes.as_slice())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    entries
-                        .iter()
-                        .map(|e| e.leaf_hash().to_vec())
-                        .collect::<Vec<_>>(),
-                )
+                .bind(types)
+                .bind(bytes)
+                .bind(leaf_hashes)
                 .bind(ms)
                 .execute(&mut *tx)
                 .await?;

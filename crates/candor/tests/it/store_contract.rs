@@ -392,3 +392,172 @@ async fn an_idempotency_key_never_leaves_a_duplicate() {
         assert_eq!(store.sequenced_size().await.unwrap(), first + 2);
     }
 }
+
+// ---- batched revisions: one batch behaves like its pages recorded one at a time ----
+
+/// The log entries `record_revisions` must have written for `pages` at `at`, in order.
+fn expected_entry_bytes(pages: &[&PageDigest], at: OffsetDateTime) -> Vec<Vec<u8>> {
+    pages
+        .iter()
+        .map(|p| {
+            candor_core::entries::content_revision(&p.page_path, &p.content_sha256, at)
+                .unwrap()
+                .bytes
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn one_batch_can_change_a_page_several_times() {
+    for backend in backends().await {
+        let store = backend.open().await;
+        let batch = [
+            digest("/faq", "A"),
+            digest("/faq", "B"),
+            digest("/faq", "A"),
+        ];
+        let latest = store.record_revisions(&batch, T0).await.unwrap();
+        let history = store.revisions("/faq").await.unwrap();
+        assert_eq!(
+            history
+                .iter()
+                .map(|r| r.content_sha256.as_str())
+                .collect::<Vec<_>>(),
+            ["A", "B", "A"],
+            "every change is a revision on {}",
+            store.backend()
+        );
+        // Each occurrence gets the page's latest revision once it is recorded, as if the three
+        // were recorded one after the other.
+        assert_eq!(latest, history, "{}", store.backend());
+        assert!(latest[0].id < latest[1].id && latest[1].id < latest[2].id);
+        let entries = store.entries(0, 10).await.unwrap();
+        assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(
+            entries.iter().map(|e| e.entry.clone()).collect::<Vec<_>>(),
+            expected_entry_bytes(&batch.iter().collect::<Vec<_>>(), T0),
+            "{}",
+            store.backend()
+        );
+
+        // Unchanged, unchanged again, another page, a change, and that change repeated.
+        let batch = [
+            digest("/faq", "A"),
+            digest("/faq", "A"),
+            digest("/other", "x"),
+            digest("/faq", "C"),
+            digest("/faq", "C"),
+        ];
+        let latest = store.record_revisions(&batch, T1).await.unwrap();
+        assert_eq!(latest[0], history[2], "{}", store.backend());
+        assert_eq!(latest[1], history[2]);
+        assert_eq!(
+            (latest[2].page_path.as_str(), latest[2].published_at),
+            ("/other", T1)
+        );
+        assert_eq!(
+            (latest[3].content_sha256.as_str(), latest[3].published_at),
+            ("C", T1)
+        );
+        assert!(latest[2].id > history[2].id && latest[3].id > latest[2].id);
+        assert_eq!(latest[4], latest[3], "a repeat of a change is not a change");
+        assert_eq!(store.revisions("/faq").await.unwrap().len(), 4);
+        let entries = store.entries(3, 10).await.unwrap();
+        assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(
+            entries.iter().map(|e| e.entry.clone()).collect::<Vec<_>>(),
+            expected_entry_bytes(&[&batch[2], &batch[3]], T1),
+            "{}",
+            store.backend()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_large_batch_records_exactly_the_changed_pages_in_order() {
+    let page = |i: usize, hash: &str| digest(&format!("/bulk/p{i}"), hash);
+    for backend in backends().await {
+        let store = backend.open().await;
+        // Another kind of entry first, so the revisions' sequence does not start at 0.
+        let other = candor_core::entries::digest_batch("probe.samples", T0, T0, 1, "ab").unwrap();
+        store.append_entry(&other, T0, None).await.unwrap();
+
+        let first: Vec<_> = (0..1200).map(|i| page(i, "v1")).collect();
+        let before = store.record_revisions(&first, T0).await.unwrap();
+        assert!(
+            before.windows(2).all(|w| w[0].id < w[1].id),
+            "ids increase in input order on {}",
+            store.backend()
+        );
+        assert!(before.iter().all(|r| r.published_at == T0));
+        assert_eq!(store.sequenced_size().await.unwrap(), 1 + 1200);
+
+        // 2,102 items over 2,100 pages: every third old page changes, 900 pages are new, and
+        // two items repeat pages from earlier in the batch (one changing, one not).
+        let mut second: Vec<_> = (0..2100)
+            .map(|i| page(i, if i < 1200 && i % 3 != 0 { "v1" } else { "v2" }))
+            .collect();
+        second.push(page(5, "v3"));
+        second.push(page(3, "v2"));
+        let changed: Vec<usize> = (0..second.len())
+            .filter(|&i| (i < 1200 && i % 3 == 0) || (1200..=2100).contains(&i))
+            .collect();
+        assert_eq!(changed.len(), 400 + 900 + 1);
+
+        let latest = store.record_revisions(&second, T1).await.unwrap();
+        assert_eq!(latest.len(), second.len());
+        for (i, (revision, page)) in latest.iter().zip(&second).enumerate() {
+            assert_eq!(revision.page_path, page.page_path);
+            assert_eq!(revision.title, page.title);
+            assert_eq!(revision.content_sha256, page.content_sha256, "item {i}");
+            if changed.contains(&i) {
+                assert_eq!(revision.published_at, T1, "item {i}");
+            } else if i < 1200 {
+                assert_eq!(
+                    revision,
+                    &before[i],
+                    "unchanged item {i} on {}",
+                    store.backend()
+                );
+            }
+        }
+        assert_eq!(
+            latest[2101], latest[3],
+            "the repeat returns the batch's revision"
+        );
+        let new_ids: Vec<i64> = changed.iter().map(|&i| latest[i].id).collect();
+        assert!(
+            new_ids.windows(2).all(|w| w[0] < w[1]) && new_ids[0] > before[1199].id,
+            "new ids increase in input order on {}",
+            store.backend()
+        );
+        assert_eq!(
+            store.revisions("/bulk/p5").await.unwrap(),
+            [before[5].clone(), latest[2100].clone()]
+        );
+
+        assert_eq!(
+            store.sequenced_size().await.unwrap(),
+            1 + 1200 + changed.len() as u64,
+            "no entry for an unchanged page on {}",
+            store.backend()
+        );
+        let entries = store.entries(1 + 1200, 10_000).await.unwrap();
+        assert_eq!(
+            entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            (1201..1201 + changed.len() as u64).collect::<Vec<_>>(),
+            "consecutive sequence numbers on {}",
+            store.backend()
+        );
+        let expected =
+            expected_entry_bytes(&changed.iter().map(|&i| &second[i]).collect::<Vec<_>>(), T1);
+        assert!(
+            entries.iter().map(|e| &e.entry).eq(expected.iter()),
+            "entries are the changed pages' content.revision bytes, in page order, on {}",
+            store.backend()
+        );
+        assert!(entries
+            .iter()
+            .all(|e| e.entry_type == "content.revision" && e.leaf_hash == sha256_leaf(&e.entry)));
+    }
+}

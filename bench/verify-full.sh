@@ -15,7 +15,7 @@
 # (crates/candor/benches/make_log.rs: the store API, record_revisions in large batches);
 # (2) start `candor serve` on it, which integrates the whole log, stores its tiles and signs a
 # checkpoint before it answers, and time it until /log/checkpoint shows size ENTRIES;
-# (3) restart it RESTARTS times (each start rebuilds the tree from every stored leaf hash);
+# (3) restart it RESTARTS times (each start resumes the tree from the stored tiles);
 # (4) time RUNS runs of `candor verify URL --key VKEY --state <new dir> --full`.
 #
 # Exits 1 when the median verify time is 30 s or more, 2 when the setup fails. All traffic goes
@@ -31,7 +31,7 @@ MAX_VERIFY_S=30 # the target from the issue
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
-BIN=$REPO/target/release/candor
+BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/candor
 
 # Settings from the environment would override the flags and config we pass.
 unset CANDOR_CONFIG CANDOR_DATA_DIR CANDOR_LISTEN CANDOR_PUBLIC_URL CANDOR_DATABASE_URL \

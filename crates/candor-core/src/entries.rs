@@ -112,6 +112,59 @@ pub fn content_revision(
     )
 }
 
+/// One audit event as committed by an `audit.events` digest item: canonical JSON with the actor as
+/// a person commitment (or `anonymous`/`system`) and the target and source address as SHA-256
+/// hex, so the item bytes hold no personal data in clear.
+pub fn audit_item(
+    id: i64,
+    at: OffsetDateTime,
+    actor: &str,
+    action: &str,
+    target: &str,
+    source_addr: &str,
+) -> Result<Vec<u8>, EntryError> {
+    let sha = |text: &str| hex::encode(Sha256::digest(text.as_bytes()));
+    Ok(to_canonical_json(&json!({
+        "id": id,
+        "at": timestamp(at),
+        "actor": actor,
+        "action": action,
+        "target_sha256": sha(target),
+        "source_sha256": sha(source_addr),
+    }))?)
+}
+
+/// The RFC 6962 Merkle tree hash over items (leaf hash = SHA-256(0x00 || item)): the `root` of a
+/// `digest.batch` entry. SHA-256 of nothing for no items.
+pub fn items_root(items: &[Vec<u8>]) -> [u8; 32] {
+    fn leaf(item: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update([0u8]);
+        h.update(item);
+        h.finalize().into()
+    }
+    fn node(left: [u8; 32], right: [u8; 32]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update([1u8]);
+        h.update(left);
+        h.update(right);
+        h.finalize().into()
+    }
+    fn root(items: &[Vec<u8>]) -> [u8; 32] {
+        match items {
+            [] => Sha256::digest([]).into(),
+            [one] => leaf(one),
+            _ => {
+                // Split at the largest power of two smaller than the count (RFC 6962 §2.1).
+                let k = 1usize << (usize::BITS - 1 - (items.len() - 1).leading_zeros());
+                let (l, r) = items.split_at(k);
+                node(root(l), root(r))
+            }
+        }
+    }
+    root(items)
+}
+
 /// `log.rotation` v1: entry 0 of a log that replaced another after a key rotation. It names the
 /// retired log and its final tree, so that the chain of logs can be followed and checked.
 pub fn log_rotation(

@@ -12,6 +12,7 @@ pub mod config;
 pub mod content;
 pub mod diagnostic;
 pub mod entries;
+pub mod identity;
 pub mod load;
 pub mod pillar;
 pub mod routes;

@@ -15,6 +15,7 @@ use candor_core::entries::Entry;
 pub use log::{ArchivedLog, LogStore, NewTile, SequencedEntry, StoredCheckpoint, TreeState};
 use time::OffsetDateTime;
 
+pub mod identity;
 pub mod log;
 pub mod postgres;
 pub mod sqlite;

@@ -29,7 +29,7 @@ const CONTENT_LOCK_KEY: i64 = 0x0063_616e_646f_7201; // "candor" + 1
 /// PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 impl PgStore {

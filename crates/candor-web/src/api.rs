@@ -129,21 +129,89 @@ pub async fn page_revisions(
     }
 }
 
-/// `POST /api/v1/admin/reload`: re-reads the trust-as-code. Until operator tokens exist it is
-/// accepted only from the machine itself (loopback); a broken config keeps the old content.
+/// The API token presented as `Authorization: Bearer <token>`, if it is live and has `scope`;
+/// otherwise the response to send (401 without a live token, 403 without the scope).
+pub async fn authorize(
+    app: &App,
+    headers: &axum::http::HeaderMap,
+    scope: candor_core::identity::Scope,
+) -> Result<candor_store::identity::ApiToken, Response> {
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let unauthorized = |detail: &str| {
+        let mut r = error_response(StatusCode::UNAUTHORIZED, [detail.to_owned()]);
+        r.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer realm=\"candor\""),
+        );
+        r
+    };
+    let Some(presented) = presented else {
+        return Err(unauthorized(
+            "this endpoint needs an API token: send Authorization: Bearer <token> (create one under /admin/tokens)",
+        ));
+    };
+    let token = match app.auth().token(presented).await {
+        Ok(Some(token)) => token,
+        Ok(None) => {
+            return Err(unauthorized("the API token is unknown, revoked or expired"));
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "checking an API token failed");
+            return Err(error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ["cannot check the token right now".to_owned()],
+            ));
+        }
+    };
+    if !token.scopes.iter().any(|s| s == scope.as_str()) {
+        return Err(error_response(
+            StatusCode::FORBIDDEN,
+            [format!(
+                "the token \"{}\" lacks the scope {scope} (it has: {})",
+                token.name,
+                token.scopes.join(", ")
+            )],
+        ));
+    }
+    Ok(token)
+}
+
+/// `POST /api/v1/admin/reload`: re-reads the trust-as-code (token scope `content:reload`); a
+/// broken config keeps the old content.
 pub async fn reload(State(app): State<Arc<App>>, request: Request) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    if !peer.is_some_and(|p| p.ip().is_loopback()) {
-        return error_response(
-            StatusCode::FORBIDDEN,
-            [
-                "reload is accepted only from the server's own machine (loopback) or by SIGHUP"
-                    .to_owned(),
-            ],
-        );
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    let token = match authorize(
+        &app,
+        request.headers(),
+        candor_core::identity::Scope::ContentReload,
+    )
+    .await
+    {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    let event = candor_store::identity::NewAuditEvent {
+        actor: format!("token:{}", token.id),
+        action: "content_reload".into(),
+        target: "content".into(),
+        source_addr: peer,
+    };
+    if let Err(err) = candor_store::identity::Identity::record_audit(
+        app.store(),
+        &[event],
+        app.auth().clock().now(),
+    )
+    .await
+    {
+        tracing::error!(error = %err, "recording an audit event failed");
     }
     match app.reload().await {
         Ok(report) => {
@@ -167,4 +235,50 @@ pub async fn reload(State(app): State<Arc<App>>, request: Request) -> Response {
             )
         }
     }
+}
+
+/// `GET /api/v1/audit?actor=&action=&limit=`: the audit trail, newest first (scope `read`).
+pub async fn audit_events(
+    State(app): State<Arc<App>>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<AuditQuery>,
+) -> Response {
+    if let Err(response) = authorize(&app, &headers, candor_core::identity::Scope::Read).await {
+        return response;
+    }
+    let filter = candor_store::identity::AuditFilter {
+        actor: q.actor.filter(|a| !a.is_empty()),
+        action: q.action.filter(|a| !a.is_empty()),
+        since: None,
+        until: None,
+        limit: q.limit.unwrap_or(100).clamp(1, 10_000),
+    };
+    match candor_store::identity::Identity::audit_events(app.store(), &filter).await {
+        Ok(events) => Json(serde_json::json!({
+            "events": events.iter().map(|e| serde_json::json!({
+                "id": e.id,
+                "at": e.at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                "actor": e.actor,
+                "action": e.action,
+                "target": e.target,
+                "source": e.source_addr,
+            })).collect::<Vec<_>>()
+        }))
+        .into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "reading the audit trail failed");
+            error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ["cannot read the audit trail right now".to_owned()],
+            )
+        }
+    }
+}
+
+/// Query of `GET /api/v1/audit`.
+#[derive(Debug, serde::Deserialize)]
+pub struct AuditQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    limit: Option<u32>,
 }

@@ -5,8 +5,10 @@
 //! (served from memory), the native API under `/api/v1`, and the operations endpoints.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod api;
 pub mod assets;
+pub mod auth;
 pub mod cache;
 pub mod digest;
 pub mod headers;
@@ -83,6 +85,7 @@ pub struct App {
     reloading: tokio::sync::Mutex<()>,
     metrics: Metrics,
     log: Arc<log::LogService>,
+    auth: Arc<auth::Auth>,
 }
 
 impl App {
@@ -96,6 +99,7 @@ impl App {
     ) -> Result<Arc<App>, PublishError> {
         let assets = Assets::default();
         let published = publish(&site, &store, clock.as_ref(), &assets).await?;
+        let auth = auth::Auth::new(store.clone(), clock.clone()).map_err(PublishError::Render)?;
         let app = Arc::new(App {
             config_path: site.settings.config_path.clone(),
             overrides,
@@ -107,6 +111,7 @@ impl App {
             reloading: tokio::sync::Mutex::new(()),
             metrics: Metrics::new(),
             log,
+            auth,
         });
         app.log.wake();
         app.compress_in_background();
@@ -161,6 +166,11 @@ impl App {
         &self.store
     }
 
+    /// Operator authentication.
+    pub fn auth(&self) -> &Arc<auth::Auth> {
+        &self.auth
+    }
+
     /// The route table.
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
@@ -172,6 +182,8 @@ impl App {
             .route("/api/v1/pages", get(api::list_pages))
             .route("/api/v1/revisions", get(api::page_revisions))
             .route("/api/v1/admin/reload", post(api::reload))
+            .route("/api/v1/audit", get(api::audit_events))
+            .merge(admin::routes())
             .fallback(portal)
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),

@@ -57,6 +57,45 @@ pub enum Command {
     /// readable under /log/archive/N/) and continue in a new log with a new key and origin.
     /// Stop every server first.
     RotateLog(RotateLogArgs),
+    /// Manage operators from the server's own machine (bootstrap the first owner, recover
+    /// access): prints a one-time link, never a password.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// `candor admin …`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an operator and print a single-use link to choose a password (valid 24 hours).
+    Create(AdminCreateArgs),
+    /// Print a new single-use set-password link for an operator, end their sessions and clear
+    /// their sign-in lockout.
+    ResetPassword(AdminResetArgs),
+}
+
+/// `candor admin create`
+#[derive(Debug, Clone, Args)]
+pub struct AdminCreateArgs {
+    /// Config and data directory.
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// The operator's email (their sign-in name).
+    #[arg(long, value_name = "EMAIL")]
+    pub email: String,
+    /// owner, editor, approver or auditor.
+    #[arg(long, default_value = "owner", value_name = "ROLE")]
+    pub role: String,
+}
+
+/// `candor admin reset-password`
+#[derive(Debug, Clone, Args)]
+pub struct AdminResetArgs {
+    /// Config and data directory.
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// The operator's email.
+    #[arg(long, value_name = "EMAIL")]
+    pub email: String,
 }
 
 /// `candor rotate-log`

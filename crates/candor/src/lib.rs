@@ -4,6 +4,7 @@
 //! integration tests (`tests/it`) can reach it.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod cli;
 pub mod init;
 pub mod logging;
@@ -40,6 +41,16 @@ pub fn run(cli: Cli) -> ExitCode {
                 }
             }
         }
+        Command::Admin(command) => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(admin::run(command)),
+            Err(err) => {
+                eprintln!("error: cannot start the async runtime: {err}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        },
         Command::RotateLog(args) => match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -212,6 +212,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
+    spawn_audit_digests(store.clone(), log.clone());
     let local = listener.local_addr().unwrap_or(settings.listen);
     tracing::info!(
         site = %settings.site_name,
@@ -288,6 +289,27 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Commits the audit trail to the log once a minute (one `digest.batch` entry per minute with
+/// events, however many there were), and once more at start for events from before a crash.
+fn spawn_audit_digests(store: Store, log: Arc<LogService>) {
+    use candor_store::identity::Identity;
+    tokio::spawn(async move {
+        loop {
+            match store.digest_audit(time::OffsetDateTime::now_utc()).await {
+                Ok(Some((seq, events))) => {
+                    tracing::debug!(log.index = seq, events, "committed audit events to the log");
+                    log.wake();
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::error!(error = %err, "committing audit events to the log failed; will retry")
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        }
+    });
 }
 
 async fn open_log(

@@ -394,6 +394,7 @@ async fn check_log(server: &Server, key: &LogKey, rec: &mut Recorder, run: usize
 /// Keeps changing 1–3 page files and reloading; returns the facts acknowledged with 200.
 async fn write_and_reload(
     base: String,
+    token: String,
     dir: PathBuf,
     run: usize,
     mut rng: Rng,
@@ -430,6 +431,7 @@ async fn write_and_reload(
         }
         match http
             .post(format!("{base}/api/v1/admin/reload"))
+            .bearer_auth(&token)
             .send()
             .await
         {
@@ -573,6 +575,7 @@ async fn acknowledged_facts_and_checkpoints_survive_sigkill() {
     let mut ready_in = Duration::from_millis(200);
     let (mut early_kills, mut aimed_kills, mut high_water_ahead) = (0, 0, 0);
     let mut final_size = 0;
+    let mut token: Option<String> = None;
 
     for run in 0..=RUNS {
         if run > 0 && run % EARLY_KILL_EVERY == 0 {
@@ -597,6 +600,12 @@ async fn acknowledged_facts_and_checkpoints_survive_sigkill() {
         ready_in = t0.elapsed();
         let key = check_key(&server, &mut first_key, run).await;
         final_size = check_log(&server, &key, &mut rec, run).await;
+        if token.is_none() {
+            token = Some(
+                crate::support::api_token(&data, &[candor_core::identity::Scope::ContentReload])
+                    .await,
+            );
+        }
         if run == RUNS {
             let status = server.stop();
             assert_eq!(
@@ -611,6 +620,7 @@ async fn acknowledged_facts_and_checkpoints_survive_sigkill() {
         let (grew_tx, mut grew_rx) = watch::channel(None);
         let writer = tokio::spawn(write_and_reload(
             server.base.clone(),
+            token.clone().unwrap_or_default(),
             dir.clone(),
             run,
             Rng(rng.next()),

@@ -4,6 +4,7 @@
 //! an unreachable server a failure instead of a loudly reported skip.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin;
 mod cli;
 mod crash;
 mod interop;

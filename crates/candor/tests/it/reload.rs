@@ -124,8 +124,14 @@ async fn a_broken_reload_keeps_serving_the_old_content() {
         "candor.toml",
         "version = 1\n[site]\nname = \"Tiny Trust\"\nvendr = \"typo\"\n",
     );
+    let token = crate::support::api_token(
+        &server.data_dir,
+        &[candor_core::identity::Scope::ContentReload],
+    )
+    .await;
     let r = client()
         .post(server.url("/api/v1/admin/reload"))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
@@ -176,8 +182,14 @@ async fn reload_through_the_api_and_read_only_pages() {
             "Our commitments.",
         ),
     );
+    let token = crate::support::api_token(
+        &server.data_dir,
+        &[candor_core::identity::Scope::ContentReload],
+    )
+    .await;
     let r = client()
         .post(server.url("/api/v1/admin/reload"))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();

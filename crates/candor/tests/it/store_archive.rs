@@ -24,7 +24,7 @@ fn pages(prefix: &str, n: usize) -> Vec<PageDigest> {
         .collect()
 }
 
-async fn stores() -> Vec<(Store, Option<PgDatabase>, tempfile::TempDir)> {
+pub(crate) async fn stores() -> Vec<(Store, Option<PgDatabase>, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = Store::open(&Database::Sqlite(dir.path().join("candor.db")))
         .await

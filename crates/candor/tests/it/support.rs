@@ -364,3 +364,41 @@ fn unique() -> u64 {
         .subsec_nanos();
     u64::from(nanos) * 1000 + NEXT.fetch_add(1, Ordering::Relaxed)
 }
+
+/// An API token with `scopes`, made directly in the data dir's SQLite database (as an owner
+/// `tests@candor.invalid` would through the admin area).
+pub async fn api_token(data_dir: &Path, scopes: &[candor_core::identity::Scope]) -> String {
+    use candor_store::identity::{Identity, NewAuditEvent};
+    let store = candor_store::Store::open(&candor_core::config::Database::Sqlite(
+        data_dir.join("candor.db"),
+    ))
+    .await
+    .unwrap();
+    let audit = NewAuditEvent {
+        actor: "system".into(),
+        action: "operator_created:owner".into(),
+        target: String::new(),
+        source_addr: "test".into(),
+    };
+    let email = "tests@candor.invalid";
+    let owner = match store.operator_by_email(email).await.unwrap() {
+        Some(o) => o,
+        None => store
+            .create_operator(email, "owner", time::OffsetDateTime::now_utc(), &audit)
+            .await
+            .unwrap(),
+    };
+    let auth = candor_web::auth::Auth::with_cost(
+        store.clone(),
+        std::sync::Arc::new(candor_core::SystemClock),
+        8,
+        1,
+    )
+    .unwrap();
+    let (_, token) = auth
+        .create_token("test", scopes, None, &owner, "test")
+        .await
+        .unwrap();
+    store.close().await;
+    token
+}

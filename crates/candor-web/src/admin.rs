@@ -1,0 +1,1403 @@
+//! The admin area: sign-in, set-password links, dashboard, users and roles, API tokens and the
+//! audit trail. Server-rendered forms, no JavaScript.
+//!
+//! Every state-changing form carries the session's CSRF token, and a POST whose `Origin` (or
+//! `Sec-Fetch-Site`) says it came from another site is refused before anything else. The session
+//! cookie is `__Host-candor_session` (Secure, HttpOnly, SameSite=Strict, Path=/) with an https
+//! `public_url`; a plain-http loopback address (development) gets `candor_session` without
+//! `Secure`; any other plain-http address cannot sign in.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use candor_core::identity::{Role, Scope, normalise_email};
+use candor_store::LogStore;
+use candor_store::identity::{AuditEvent, AuditFilter, Identity, NewAuditEvent, Session};
+use serde::Deserialize;
+use time::format_description::well_known::Rfc3339;
+
+use crate::App;
+use crate::auth::{MIN_PASSWORD_CHARS, SignInError, secret_hash, secrets_equal};
+use crate::render::Chrome;
+
+/// The admin routes.
+pub fn routes() -> axum::Router<Arc<App>> {
+    axum::Router::new()
+        .route("/admin", get(dashboard))
+        .route("/admin/sign-in", get(sign_in_form).post(sign_in))
+        .route("/admin/sign-out", post(sign_out))
+        .route("/admin/sign-out-everywhere", post(sign_out_everywhere))
+        .route(
+            "/admin/set-password",
+            get(set_password_form).post(set_password),
+        )
+        .route("/admin/users", get(users).post(invite))
+        .route("/admin/users/{id}/role", post(change_role))
+        .route("/admin/tokens", get(tokens).post(create_token))
+        .route("/admin/tokens/{id}/revoke", post(revoke_token))
+        .route("/admin/audit", get(audit))
+        .route("/admin/audit.csv", get(audit_csv))
+}
+
+/// The signed-in operator, as the layout shows them.
+pub struct Me {
+    email: String,
+    role: String,
+    csrf: String,
+    manages_access: bool,
+    reads_audit: bool,
+}
+
+struct Page {
+    chrome: Chrome,
+    me: Option<Me>,
+    section: &'static str,
+    notices: Vec<String>,
+    errors: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_sign_in.html")]
+struct SignInPage {
+    chrome: Chrome,
+    me: Option<Me>,
+    section: &'static str,
+    notices: Vec<String>,
+    errors: Vec<String>,
+    email: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_set_password.html")]
+struct SetPasswordPage {
+    chrome: Chrome,
+    me: Option<Me>,
+    section: &'static str,
+    notices: Vec<String>,
+    errors: Vec<String>,
+    valid: bool,
+    email: String,
+    token: String,
+    min_chars: usize,
+}
+
+#[derive(Template)]
+#[template(path = "admin_dashboard.html")]
+struct DashboardPage {
+    chrome: Chrome,
+    me: Option<Me>,
+    section: &'static str,
+    notices: Vec<String>,
+    errors: Vec<String>,
+    attention: Vec<String>,
+    operators: usize,
+    live_tokens: usize,
+    log_size: u64,
+}
+
+struct UserRow {
+    id: i64,
+    email: String,
+    role: String,
+    password_set: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    chrome: Chrome,
+    me: Option<Me>,
+    section: &'static str,
+    notices: Vec<String>,
+    errors: Vec<String>,
+    csrf: String,
+    users: Vec<UserRow>,
+    roles: Vec<&'static str>,
+    new_link: Option<(String, String)>,
+}
+
+struct TokenRow {
+    id: i64,
+    name: String,
+    scopes: String,
+    created: String,
+    expires: String,
+    last_used: String,
+    live: bool,
+    state: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "admin_tokens.html")]
+struct TokensPage {
+    chrome: Chrome,
+    me: Option<Me>,
+    section: &'static str,
+    notices: Vec<String>,
+    errors: Vec<String>,
+    csrf: String,
+    tokens: Vec<TokenRow>,
+    scopes: Vec<&'static str>,
+    new_token: Option<String>,
+}
+
+struct AuditRowView {
+    at: String,
+    actor: String,
+    action: String,
+    target: String,
+    source_addr: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_audit.html")]
+struct AuditPage {
+    chrome: Chrome,
+    me: Option<Me>,
+    section: &'static str,
+    notices: Vec<String>,
+    errors: Vec<String>,
+    events: Vec<AuditRowView>,
+    filter_actor: String,
+    filter_action: String,
+    filter_since: String,
+    filter_until: String,
+    query: String,
+}
+
+// ---- plumbing ------------------------------------------------------------------------------
+
+fn page(app: &App, section: &'static str, session: Option<&Session>) -> Page {
+    Page {
+        chrome: app.published().chrome.clone(),
+        me: session.map(|s| {
+            let role = Role::parse(&s.operator.role).unwrap_or(Role::Auditor);
+            Me {
+                email: s.operator.email.clone(),
+                role: s.operator.role.clone(),
+                csrf: s.csrf_token.clone(),
+                manages_access: role.manages_access(),
+                reads_audit: role.reads_audit(),
+            }
+        }),
+        section,
+        notices: Vec::new(),
+        errors: Vec::new(),
+    }
+}
+
+fn html(result: Result<String, askama::Error>) -> Response {
+    match result {
+        Ok(body) => {
+            let mut response = Html(body).into_response();
+            no_store(&mut response);
+            response
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "rendering an admin page failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+fn no_store(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+fn internal(err: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %err, "admin request failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "something went wrong; see the server log\n",
+    )
+        .into_response()
+}
+
+/// The session cookie's name: `__Host-` prefixed with https.
+fn cookie_name(app: &App) -> &'static str {
+    if https(app) {
+        "__Host-candor_session"
+    } else {
+        "candor_session"
+    }
+}
+
+fn https(app: &App) -> bool {
+    app.published()
+        .site
+        .settings
+        .public_url
+        .as_str()
+        .starts_with("https://")
+}
+
+/// Plain http is allowed only on loopback (development).
+fn cookies_allowed(app: &App) -> bool {
+    if https(app) {
+        return true;
+    }
+    let url = app.published().site.settings.public_url.as_str().to_owned();
+    let host = url
+        .trim_start_matches("http://")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    host == "localhost"
+        || host == "[::1]"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn set_cookie(app: &App, response: &mut Response, value: &str, max_age_s: i64) {
+    let secure = if https(app) { "; Secure" } else { "" };
+    let cookie = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}",
+        cookie_name(app)
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+fn cookie_value(app: &App, headers: &HeaderMap) -> Option<String> {
+    let name = cookie_name(app);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The live session behind the request's cookie.
+async fn session(app: &App, headers: &HeaderMap) -> Result<Option<(String, Session)>, Response> {
+    let Some(secret) = cookie_value(app, headers) else {
+        return Ok(None);
+    };
+    match app.auth().session(&secret).await {
+        Ok(Some(s)) => Ok(Some((secret, s))),
+        Ok(None) => Ok(None),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// Requires a session (else redirects to sign-in).
+async fn require(app: &App, headers: &HeaderMap) -> Result<(String, Session), Response> {
+    match session(app, headers).await? {
+        Some(s) => Ok(s),
+        None => Err(Redirect::to("/admin/sign-in").into_response()),
+    }
+}
+
+fn forbidden(app: &App, session: &Session, what: &str) -> Response {
+    let mut p = page(app, "dashboard", Some(session));
+    p.errors.push(format!(
+        "Your role ({}) may not {what}.",
+        session.operator.role
+    ));
+    let mut response = html(
+        DashboardPage {
+            chrome: p.chrome,
+            me: p.me,
+            section: p.section,
+            notices: p.notices,
+            errors: p.errors,
+            attention: Vec::new(),
+            operators: 0,
+            live_tokens: 0,
+            log_size: 0,
+        }
+        .render(),
+    );
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response
+}
+
+/// Refuses a POST that a browser says came from another site (CSRF defence in depth; the
+/// session's CSRF token is checked as well).
+fn cross_site(app: &App, headers: &HeaderMap) -> bool {
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v != "same-origin" && v != "none")
+    {
+        return true;
+    }
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => false,
+        Some(origin) => {
+            // Same origin: the configured public URL, or the host the request was sent to.
+            let ours = app
+                .published()
+                .site
+                .settings
+                .public_url
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned();
+            let host = headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let scheme = if https(app) { "https" } else { "http" };
+            origin != ours && origin != format!("{scheme}://{host}")
+        }
+    }
+}
+
+fn csrf_ok(session: &Session, submitted: &str) -> bool {
+    secrets_equal(&session.csrf_token, submitted)
+}
+
+fn rejected_form() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        "this form was not sent from this site's admin area (missing or wrong CSRF token); reload the page and try again\n",
+    )
+        .into_response()
+}
+
+fn source(addr: &SocketAddr) -> String {
+    addr.ip().to_string()
+}
+
+fn fmt_time(at: time::OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// Checks a sensitive action's password: entered in the form, or recently at sign-in.
+async fn reauthenticated(app: &App, secret: &str, session: &Session, password: &str) -> bool {
+    if password.is_empty() {
+        return app.auth().recently_authenticated(session);
+    }
+    let Some(hash) = &session.operator.password_hash else {
+        return false;
+    };
+    let ok = app
+        .auth()
+        .verify_password(password, hash)
+        .await
+        .unwrap_or(false);
+    if ok {
+        let _ = app
+            .auth()
+            .store()
+            .reauthenticate(&secret_hash(secret), app.auth().clock().now())
+            .await;
+    }
+    ok
+}
+
+// ---- sign-in and sessions ------------------------------------------------------------------
+
+async fn sign_in_form(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Ok(Some(_)) = session(&app, &headers).await {
+        return Redirect::to("/admin").into_response();
+    }
+    let mut p = page(&app, "sign-in", None);
+    if !cookies_allowed(&app) {
+        p.errors.push("Signing in needs an https public_url (plain http works only on a loopback address, for development).".into());
+    }
+    html(
+        SignInPage {
+            chrome: p.chrome,
+            me: None,
+            section: p.section,
+            notices: p.notices,
+            errors: p.errors,
+            email: String::new(),
+        }
+        .render(),
+    )
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn sign_in(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    if cross_site(&app, &headers) {
+        return rejected_form();
+    }
+    let mut p = page(&app, "sign-in", None);
+    if !cookies_allowed(&app) {
+        p.errors
+            .push("Signing in needs an https public_url.".into());
+    } else if form.email.len() > 254 {
+        p.errors.push("That email address is too long.".into());
+    } else {
+        // A cookie the client brought is never reused: a new session id on every sign-in.
+        if let Some(old) = cookie_value(&app, &headers) {
+            let _ = app.auth().store().end_session(&secret_hash(&old)).await;
+        }
+        match app
+            .auth()
+            .sign_in(&form.email, &form.password, addr.ip())
+            .await
+        {
+            Ok((secret, _)) => {
+                let mut response = Redirect::to("/admin").into_response();
+                set_cookie(
+                    &app,
+                    &mut response,
+                    &secret,
+                    crate::auth::SESSION_ABSOLUTE.whole_seconds(),
+                );
+                return response;
+            }
+            Err(SignInError::Rejected) => {
+                p.errors.push("The email or password is not right.".into())
+            }
+            Err(e @ SignInError::Throttled { .. }) => {
+                let mut response = html(
+                    SignInPage {
+                        chrome: p.chrome,
+                        me: None,
+                        section: p.section,
+                        notices: p.notices,
+                        errors: vec![format!("{}.", capitalise(&e.to_string()))],
+                        email: form.email,
+                    }
+                    .render(),
+                );
+                *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                return response;
+            }
+            Err(e) => return internal(e),
+        }
+    }
+    let mut response = html(
+        SignInPage {
+            chrome: p.chrome,
+            me: None,
+            section: p.section,
+            notices: p.notices,
+            errors: p.errors,
+            email: form.email,
+        }
+        .render(),
+    );
+    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    response
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sign_out(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let (secret, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
+        return rejected_form();
+    }
+    if let Err(e) = app.auth().store().end_session(&secret_hash(&secret)).await {
+        return internal(e);
+    }
+    record(
+        &app,
+        &s,
+        "sign_out",
+        &format!("operator:{}", s.operator.id),
+        &addr,
+    )
+    .await;
+    let mut response = Redirect::to("/admin/sign-in").into_response();
+    set_cookie(&app, &mut response, "", 0);
+    response
+}
+
+async fn sign_out_everywhere(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let (_, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
+        return rejected_form();
+    }
+    if let Err(e) = app.auth().store().end_sessions_of(s.operator.id).await {
+        return internal(e);
+    }
+    record(
+        &app,
+        &s,
+        "sign_out_everywhere",
+        &format!("operator:{}", s.operator.id),
+        &addr,
+    )
+    .await;
+    let mut response = Redirect::to("/admin/sign-in").into_response();
+    set_cookie(&app, &mut response, "", 0);
+    response
+}
+
+async fn record(app: &App, s: &Session, action: &str, target: &str, addr: &SocketAddr) {
+    let event = NewAuditEvent {
+        actor: format!("operator:{}", s.operator.id),
+        action: action.into(),
+        target: target.into(),
+        source_addr: source(addr),
+    };
+    if let Err(e) = app
+        .auth()
+        .store()
+        .record_audit(&[event], app.auth().clock().now())
+        .await
+    {
+        tracing::error!(error = %e, action, "recording an audit event failed");
+    }
+}
+
+// ---- set-password links --------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+async fn set_password_form(State(app): State<Arc<App>>, Query(q): Query<TokenQuery>) -> Response {
+    let p = page(&app, "set-password", None);
+    let store = app.auth().store();
+    let now = app.auth().clock().now();
+    let operator = match store
+        .peek_link(&secret_hash(&q.token), "set-password", now)
+        .await
+    {
+        Ok(Some(id)) => store.operator(id).await.ok().flatten(),
+        Ok(None) => None,
+        Err(e) => return internal(e),
+    };
+    let mut response = html(
+        SetPasswordPage {
+            chrome: p.chrome,
+            me: None,
+            section: p.section,
+            notices: p.notices,
+            errors: p.errors,
+            valid: operator.is_some(),
+            email: operator.map(|o| o.email).unwrap_or_default(),
+            token: q.token,
+            min_chars: MIN_PASSWORD_CHARS,
+        }
+        .render(),
+    );
+    // The link's token must not leak to other sites through the Referer header.
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+#[derive(Deserialize)]
+struct SetPasswordForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn set_password(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<SetPasswordForm>,
+) -> Response {
+    if cross_site(&app, &headers) {
+        return rejected_form();
+    }
+    let store = app.auth().store();
+    let now = app.auth().clock().now();
+    let hash = secret_hash(&form.token);
+    let mut p = page(&app, "set-password", None);
+    let operator = match store.peek_link(&hash, "set-password", now).await {
+        Ok(Some(id)) => store.operator(id).await.ok().flatten(),
+        Ok(None) => None,
+        Err(e) => return internal(e),
+    };
+    let Some(operator) = operator else {
+        let mut response = html(
+            SetPasswordPage {
+                chrome: p.chrome,
+                me: None,
+                section: p.section,
+                notices: p.notices,
+                errors: p.errors,
+                valid: false,
+                email: String::new(),
+                token: String::new(),
+                min_chars: MIN_PASSWORD_CHARS,
+            }
+            .render(),
+        );
+        *response.status_mut() = StatusCode::GONE;
+        return response;
+    };
+    let problem = if form.password != form.confirm {
+        Some("The two passwords differ.".to_owned())
+    } else {
+        crate::auth::check_new_password(&form.password)
+            .err()
+            .map(|e| format!("{}.", capitalise(&e)))
+    };
+    if let Some(problem) = problem {
+        p.errors.push(problem);
+        let mut response = html(
+            SetPasswordPage {
+                chrome: p.chrome,
+                me: None,
+                section: p.section,
+                notices: p.notices,
+                errors: p.errors,
+                valid: true,
+                email: operator.email,
+                token: form.token,
+                min_chars: MIN_PASSWORD_CHARS,
+            }
+            .render(),
+        );
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return response;
+    }
+    let password_hash = match app.auth().hash_password(&form.password).await {
+        Ok(h) => h,
+        Err(e) => return internal(e),
+    };
+    // Using the link is atomic: a replay (or a race) finds it used and changes nothing.
+    match store
+        .use_link_set_password(&hash, "set-password", &password_hash, now, &source(&addr))
+        .await
+    {
+        Ok(Some(_)) => {}
+        Ok(None) => return (StatusCode::GONE, "this link was already used\n").into_response(),
+        Err(e) => return internal(e),
+    }
+    let _ = store
+        .clear_failures(&[format!("account:{}", operator.email)])
+        .await;
+    let mut response = Redirect::to("/admin/sign-in").into_response();
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+// ---- dashboard -----------------------------------------------------------------------------
+
+async fn dashboard(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let (_, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let store = app.auth().store();
+    let (operators, tokens, log_size) = match (
+        store.operators().await,
+        store.tokens().await,
+        store.sequenced_size().await,
+    ) {
+        (Ok(o), Ok(t), Ok(n)) => (o, t, n),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal(e),
+    };
+    let now = app.auth().clock().now();
+    let live = tokens
+        .iter()
+        .filter(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now))
+        .count();
+    let mut attention: Vec<String> = operators
+        .iter()
+        .filter(|o| o.password_hash.is_none())
+        .map(|o| {
+            format!(
+                "{} has not set a password yet (invitation pending)",
+                o.email
+            )
+        })
+        .collect();
+    for t in tokens.iter().filter(|t| {
+        t.revoked_at.is_none()
+            && t.expires_at
+                .is_some_and(|e| e > now && e - now < time::Duration::days(14))
+    }) {
+        attention.push(format!(
+            "The API token \"{}\" expires within 14 days",
+            t.name
+        ));
+    }
+    let p = page(&app, "dashboard", Some(&s));
+    html(
+        DashboardPage {
+            chrome: p.chrome,
+            me: p.me,
+            section: p.section,
+            notices: p.notices,
+            errors: p.errors,
+            attention,
+            operators: operators.len(),
+            live_tokens: live,
+            log_size,
+        }
+        .render(),
+    )
+}
+
+// ---- users and roles -----------------------------------------------------------------------
+
+async fn users_page(
+    app: &App,
+    s: &Session,
+    notices: Vec<String>,
+    errors: Vec<String>,
+    new_link: Option<(String, String)>,
+    status: StatusCode,
+) -> Response {
+    let users = match app.auth().store().operators().await {
+        Ok(u) => u,
+        Err(e) => return internal(e),
+    };
+    let mut p = page(app, "users", Some(s));
+    p.notices = notices;
+    p.errors = errors;
+    let mut response = html(
+        UsersPage {
+            chrome: p.chrome,
+            me: p.me,
+            section: p.section,
+            notices: p.notices,
+            errors: p.errors,
+            csrf: s.csrf_token.clone(),
+            users: users
+                .into_iter()
+                .map(|u| UserRow {
+                    id: u.id,
+                    email: u.email,
+                    role: u.role,
+                    password_set: u.password_hash.is_some(),
+                })
+                .collect(),
+            roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
+            new_link,
+        }
+        .render(),
+    );
+    *response.status_mut() = status;
+    response
+}
+
+async fn users(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let (_, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !role_of(&s).manages_access() {
+        return forbidden(&app, &s, "manage users");
+    }
+    users_page(&app, &s, vec![], vec![], None, StatusCode::OK).await
+}
+
+fn role_of(s: &Session) -> Role {
+    Role::parse(&s.operator.role).unwrap_or(Role::Auditor)
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn invite(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<InviteForm>,
+) -> Response {
+    let (secret, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
+        return rejected_form();
+    }
+    if !role_of(&s).manages_access() {
+        return forbidden(&app, &s, "invite operators");
+    }
+    let Some(email) = normalise_email(&form.email) else {
+        return users_page(
+            &app,
+            &s,
+            vec![],
+            vec![format!(
+                "\"{}\" is not an email address.",
+                truncate(&form.email)
+            )],
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let Some(role) = Role::parse(&form.role) else {
+        return users_page(
+            &app,
+            &s,
+            vec![],
+            vec!["Choose one of the listed roles.".into()],
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    if role == Role::Owner && !reauthenticated(&app, &secret, &s, &form.password).await {
+        return users_page(
+            &app,
+            &s,
+            vec![],
+            vec!["Inviting an owner needs your password: enter it and try again.".into()],
+            None,
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    }
+    let now = app.auth().clock().now();
+    let audit_event = NewAuditEvent {
+        actor: format!("operator:{}", s.operator.id),
+        action: format!("operator_invited:{}", role.as_str()),
+        target: String::new(),
+        source_addr: source(&addr),
+    };
+    let operator = match app
+        .auth()
+        .store()
+        .create_operator(&email, role.as_str(), now, &audit_event)
+        .await
+    {
+        Ok(o) => o,
+        Err(candor_store::StoreError::Conflict(m)) => {
+            return users_page(
+                &app,
+                &s,
+                vec![],
+                vec![format!("{}.", capitalise(&m))],
+                None,
+                StatusCode::CONFLICT,
+            )
+            .await;
+        }
+        Err(e) => return internal(e),
+    };
+    let token = match app.auth().create_link(operator.id, "set-password").await {
+        Ok(t) => t,
+        Err(e) => return internal(e),
+    };
+    let link = app
+        .published()
+        .site
+        .settings
+        .public_url
+        .join(&format!("/admin/set-password?token={token}"));
+    users_page(
+        &app,
+        &s,
+        vec![format!("Invited {email} as {role}.")],
+        vec![],
+        Some((email, link)),
+        StatusCode::OK,
+    )
+    .await
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(80).collect()
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn change_role(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<RoleForm>,
+) -> Response {
+    let (secret, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
+        return rejected_form();
+    }
+    if !role_of(&s).manages_access() {
+        return forbidden(&app, &s, "change roles");
+    }
+    let Some(role) = Role::parse(&form.role) else {
+        return users_page(
+            &app,
+            &s,
+            vec![],
+            vec!["Choose one of the listed roles.".into()],
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    if role == Role::Owner && !reauthenticated(&app, &secret, &s, &form.password).await {
+        return users_page(
+            &app,
+            &s,
+            vec![],
+            vec!["Making someone an owner needs your password: enter it and try again.".into()],
+            None,
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    }
+    let audit_event = NewAuditEvent {
+        actor: format!("operator:{}", s.operator.id),
+        action: format!("role_changed:{}", role.as_str()),
+        target: format!("operator:{id}"),
+        source_addr: source(&addr),
+    };
+    match app
+        .auth()
+        .store()
+        .set_role(id, role.as_str(), &audit_event, app.auth().clock().now())
+        .await
+    {
+        Ok(()) => {
+            // A changed role applies at once: the person signs in again with the new one.
+            let _ = app.auth().store().end_sessions_of(id).await;
+            users_page(
+                &app,
+                &s,
+                vec![format!("Role changed to {role}.")],
+                vec![],
+                None,
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(candor_store::StoreError::Conflict(m) | candor_store::StoreError::Invalid(m)) => {
+            users_page(
+                &app,
+                &s,
+                vec![],
+                vec![format!("{}.", capitalise(&m))],
+                None,
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+        Err(e) => internal(e),
+    }
+}
+
+// ---- API tokens ----------------------------------------------------------------------------
+
+async fn tokens_page(
+    app: &App,
+    s: &Session,
+    errors: Vec<String>,
+    new_token: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let tokens = match app.auth().store().tokens().await {
+        Ok(t) => t,
+        Err(e) => return internal(e),
+    };
+    let now = app.auth().clock().now();
+    let mut p = page(app, "tokens", Some(s));
+    p.errors = errors;
+    let mut response = html(
+        TokensPage {
+            chrome: p.chrome,
+            me: p.me,
+            section: p.section,
+            notices: p.notices,
+            errors: p.errors,
+            csrf: s.csrf_token.clone(),
+            tokens: tokens
+                .into_iter()
+                .map(|t| {
+                    let expired = t.expires_at.is_some_and(|e| e <= now);
+                    TokenRow {
+                        id: t.id,
+                        name: t.name,
+                        scopes: t.scopes.join(" "),
+                        created: fmt_time(t.created_at),
+                        expires: t.expires_at.map(fmt_time).unwrap_or_else(|| "never".into()),
+                        last_used: t
+                            .last_used_at
+                            .map(fmt_time)
+                            .unwrap_or_else(|| "never".into()),
+                        live: t.revoked_at.is_none() && !expired,
+                        state: if t.revoked_at.is_some() {
+                            "revoked"
+                        } else if expired {
+                            "expired"
+                        } else {
+                            "live"
+                        },
+                    }
+                })
+                .collect(),
+            scopes: Scope::ALL.iter().map(|s| s.as_str()).collect(),
+            new_token,
+        }
+        .render(),
+    );
+    *response.status_mut() = status;
+    response
+}
+
+async fn tokens(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let (_, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !role_of(&s).manages_access() {
+        return forbidden(&app, &s, "manage API tokens");
+    }
+    tokens_page(&app, &s, vec![], None, StatusCode::OK).await
+}
+
+async fn create_token(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let (secret, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    if cross_site(&app, &headers) || !csrf_ok(&s, &field("csrf")) {
+        return rejected_form();
+    }
+    if !role_of(&s).manages_access() {
+        return forbidden(&app, &s, "create API tokens");
+    }
+    let name = field("name").trim().to_owned();
+    let mut errors = Vec::new();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.push("Give the token a name of 1 to 100 characters.".to_owned());
+    }
+    let mut scopes = Vec::new();
+    for (k, v) in &form {
+        if k == "scope" {
+            match Scope::parse(v) {
+                Some(scope) if !scopes.contains(&scope) => scopes.push(scope),
+                Some(_) => {}
+                None => errors.push(format!("\"{}\" is not a scope.", truncate(v))),
+            }
+        }
+    }
+    if scopes.is_empty() {
+        errors.push("Choose at least one scope.".into());
+    }
+    let days = field("expires_days");
+    let expires_in_days = if days.trim().is_empty() {
+        None
+    } else {
+        match days.trim().parse::<i64>() {
+            Ok(d) if (1..=3650).contains(&d) => Some(d),
+            _ => {
+                errors.push("The expiry must be a number of days from 1 to 3650, or empty.".into());
+                None
+            }
+        }
+    };
+    if !errors.is_empty() {
+        return tokens_page(&app, &s, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    // Creating a token is sensitive: the password is asked for in the form, every time.
+    let password = field("password");
+    if password.is_empty() || !reauthenticated(&app, &secret, &s, &password).await {
+        return tokens_page(
+            &app,
+            &s,
+            vec!["Creating a token needs your password: it was missing or not right.".into()],
+            None,
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    }
+    match app
+        .auth()
+        .create_token(&name, &scopes, expires_in_days, &s.operator, &source(&addr))
+        .await
+    {
+        Ok((_, token)) => tokens_page(&app, &s, vec![], Some(token), StatusCode::OK).await,
+        Err(e) => internal(e),
+    }
+}
+
+async fn revoke_token(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let (_, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
+        return rejected_form();
+    }
+    if !role_of(&s).manages_access() {
+        return forbidden(&app, &s, "revoke API tokens");
+    }
+    let event = NewAuditEvent {
+        actor: format!("operator:{}", s.operator.id),
+        action: "token_revoked".into(),
+        target: format!("token:{id}"),
+        source_addr: source(&addr),
+    };
+    match app
+        .auth()
+        .store()
+        .revoke_token(id, app.auth().clock().now(), &event)
+        .await
+    {
+        Ok(_) => Redirect::to("/admin/tokens").into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+// ---- audit trail ---------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+struct AuditQuery {
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    until: String,
+}
+
+fn parse_day(text: &str) -> Result<Option<time::OffsetDateTime>, String> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text.trim(), &format)
+        .map(|d| Some(d.midnight().assume_utc()))
+        .map_err(|_| format!("\"{}\" is not a date like 2026-11-30.", truncate(text)))
+}
+
+fn audit_filter(q: &AuditQuery) -> Result<AuditFilter, String> {
+    Ok(AuditFilter {
+        actor: Some(q.actor.trim().to_owned()).filter(|a| !a.is_empty()),
+        action: Some(q.action.trim().to_owned()).filter(|a| !a.is_empty()),
+        since: parse_day(&q.since)?,
+        until: parse_day(&q.until)?,
+        limit: 1000,
+    })
+}
+
+async fn audit_rows(
+    app: &App,
+    q: &AuditQuery,
+) -> Result<Vec<AuditEvent>, Result<String, candor_store::StoreError>> {
+    let filter = audit_filter(q).map_err(Ok)?;
+    app.auth().store().audit_events(&filter).await.map_err(Err)
+}
+
+async fn audit(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> Response {
+    let (_, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !role_of(&s).reads_audit() {
+        return forbidden(&app, &s, "read the audit trail");
+    }
+    let mut p = page(&app, "audit", Some(&s));
+    let (events, status) = match audit_rows(&app, &q).await {
+        Ok(events) => (events, StatusCode::OK),
+        Err(Ok(problem)) => {
+            p.errors.push(problem);
+            (Vec::new(), StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(Err(e)) => return internal(e),
+    };
+    let query = serde_urlencoded_pairs(&q);
+    let mut response = html(
+        AuditPage {
+            chrome: p.chrome,
+            me: p.me,
+            section: p.section,
+            notices: p.notices,
+            errors: p.errors,
+            events: events
+                .into_iter()
+                .map(|e| AuditRowView {
+                    at: fmt_time(e.at),
+                    actor: e.actor,
+                    action: e.action,
+                    target: e.target,
+                    source_addr: e.source_addr,
+                })
+                .collect(),
+            filter_actor: q.actor,
+            filter_action: q.action,
+            filter_since: q.since,
+            filter_until: q.until,
+            query,
+        }
+        .render(),
+    );
+    *response.status_mut() = status;
+    response
+}
+
+fn serde_urlencoded_pairs(q: &AuditQuery) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b':' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    format!(
+        "actor={}&action={}&since={}&until={}",
+        enc(&q.actor),
+        enc(&q.action),
+        enc(&q.since),
+        enc(&q.until)
+    )
+}
+
+async fn audit_csv(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> Response {
+    let (_, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !role_of(&s).reads_audit() {
+        return forbidden(&app, &s, "read the audit trail");
+    }
+    let events = match audit_rows(&app, &q).await {
+        Ok(events) => events,
+        Err(Ok(problem)) => return (StatusCode::UNPROCESSABLE_ENTITY, problem).into_response(),
+        Err(Err(e)) => return internal(e),
+    };
+    let mut csv = String::from("id,time,actor,action,target,source\n");
+    for e in events {
+        let cells = [
+            e.id.to_string(),
+            fmt_time(e.at),
+            e.actor,
+            e.action,
+            e.target,
+            e.source_addr,
+        ];
+        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        csv.push_str(&line.join(","));
+        csv.push('\n');
+    }
+    let mut response = csv.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"candor-audit.csv\""),
+    );
+    no_store(&mut response);
+    response
+}
+
+/// A CSV cell, quoted when needed; a leading formula character is defused for spreadsheets.
+fn csv_cell(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}

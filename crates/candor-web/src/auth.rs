@@ -1,0 +1,385 @@
+//! Operator authentication: Argon2id passwords (hashed off the async runtime, with a bounded
+//! number at a time), sign-in throttling, server-side sessions, CSRF tokens and API tokens.
+//!
+//! Secrets are random 256-bit values encoded base64url; the database keeps only their SHA-256.
+//! Unknown accounts go through the same Argon2id work as known ones (a dummy hash), so the time a
+//! sign-in takes does not reveal whether an account exists.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use base64::Engine as _;
+use candor_core::Clock;
+use candor_core::identity::{Role, Scope, normalise_email};
+use candor_store::identity::{
+    ApiToken, Identity, NewApiToken, NewAuditEvent, Operator, Session, ThrottlePolicy,
+};
+use candor_store::{Store, StoreError};
+use sha2::{Digest, Sha256};
+use time::Duration;
+
+/// Argon2id cost: 19 MiB and 2 passes (OWASP's baseline), chosen so one verification takes
+/// 50–250 ms on a small server (measured in docs/BENCHMARKS.md).
+pub const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
+/// Argon2id passes.
+pub const ARGON2_PASSES: u32 = 2;
+
+/// Sessions end after this long without a request.
+pub const SESSION_IDLE: Duration = Duration::hours(2);
+/// Sessions end this long after sign-in, whatever happens.
+pub const SESSION_ABSOLUTE: Duration = Duration::hours(12);
+/// Sensitive actions need a password entered this recently (or in the same form).
+pub const REAUTH_WINDOW: Duration = Duration::minutes(10);
+/// Set-password and invitation links work this long.
+pub const LINK_LIFETIME: Duration = Duration::hours(24);
+/// The shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// The longest password accepted (Argon2 takes any length; this bounds the work per request).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Failures per source address before it must wait.
+pub const ADDRESS_POLICY: ThrottlePolicy = ThrottlePolicy {
+    max_failures: 10,
+    window_ms: 15 * 60 * 1000,
+    lockout_ms: 15 * 60 * 1000,
+};
+/// Failures per account (from any address) before it must wait. Lockouts end on their own, and
+/// `candor admin reset-password` clears them, so nobody can lock an owner out for good.
+pub const ACCOUNT_POLICY: ThrottlePolicy = ThrottlePolicy {
+    max_failures: 20,
+    window_ms: 15 * 60 * 1000,
+    lockout_ms: 15 * 60 * 1000,
+};
+
+/// Why a sign-in did not succeed. The message a visitor sees is the same for unknown accounts and
+/// wrong passwords.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// Wrong email or password (or no password set yet).
+    #[error("the email or password is not right")]
+    Rejected,
+    /// Too many failures: try again later.
+    #[error("too many failed sign-ins; try again in {minutes} minutes")]
+    Throttled {
+        /// Minutes left, rounded up.
+        minutes: i64,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing failed.
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+/// A new random secret (session id, CSRF token, link or API token): 32 bytes, base64url.
+pub fn new_secret() -> Result<String, String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The stored form of a secret.
+pub fn secret_hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// Constant-time comparison of two secrets.
+pub fn secrets_equal(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// The prefix API tokens carry, so that a leaked one is recognisable by secret scanners.
+pub const TOKEN_PREFIX: &str = "candor_";
+
+/// Password hashing, sign-in, sessions and tokens.
+pub struct Auth {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    argon2: Argon2<'static>,
+    /// A hash of a random password: unknown accounts are checked against it.
+    dummy_hash: String,
+    /// Bounds concurrent Argon2 work, so a flood of sign-ins cannot starve everything else.
+    hashing: tokio::sync::Semaphore,
+}
+
+impl Auth {
+    /// Sets up hashing with the production cost.
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Result<Arc<Auth>, String> {
+        Auth::with_cost(store, clock, ARGON2_MEMORY_KIB, ARGON2_PASSES)
+    }
+
+    /// Sets up hashing with a chosen cost (benchmarks and tests).
+    pub fn with_cost(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        memory_kib: u32,
+        passes: u32,
+    ) -> Result<Arc<Auth>, String> {
+        let params = Params::new(memory_kib, passes, 1, None).map_err(|e| e.to_string())?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let dummy = new_secret()?;
+        let dummy_hash = argon2
+            .hash_password(dummy.as_bytes())
+            .map_err(|e| e.to_string())?
+            .to_string();
+        let permits = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ok(Arc::new(Auth {
+            store,
+            clock,
+            argon2,
+            dummy_hash,
+            hashing: tokio::sync::Semaphore::new(permits),
+        }))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Hashes a new password (checked for length first) on a blocking thread.
+    pub async fn hash_password(&self, password: &str) -> Result<String, String> {
+        check_new_password(password)?;
+        let _permit = self.hashing.acquire().await.map_err(|e| e.to_string())?;
+        let argon2 = self.argon2.clone();
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || {
+            argon2
+                .hash_password(password.as_bytes())
+                .map(|h| h.to_string())
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    /// Checks a password against a stored hash on a blocking thread.
+    pub async fn verify_password(&self, password: &str, hash: &str) -> Result<bool, String> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Ok(false);
+        }
+        let _permit = self.hashing.acquire().await.map_err(|e| e.to_string())?;
+        let argon2 = self.argon2.clone();
+        let (password, hash) = (password.to_owned(), hash.to_owned());
+        tokio::task::spawn_blocking(move || {
+            Ok(argon2
+                .verify_password(password.as_bytes(), hash.as_str())
+                .is_ok())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    /// Signs an operator in: throttling first (a locked address or account costs no hashing),
+    /// then the password (unknown accounts against the dummy hash), then a new session (never
+    /// one the client brought: no fixation). Returns (session secret, session).
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        source: IpAddr,
+    ) -> Result<(String, Operator), SignInError> {
+        let now = self.clock.now();
+        let now_ms = to_ms(now);
+        let email_key = normalise_email(email).unwrap_or_else(|| email.trim().to_lowercase());
+        let address_key = format!("address:{}", address_bucket(source));
+        let account_key = format!("account:{email_key}");
+        let locked = self
+            .store
+            .locked_until(&[address_key.clone(), account_key.clone()])
+            .await?;
+        if locked > now_ms {
+            return Err(SignInError::Throttled {
+                minutes: (locked - now_ms + 59_999) / 60_000,
+            });
+        }
+        let operator = self.store.operator_by_email(&email_key).await?;
+        let (hash, usable) = match &operator {
+            Some(op) if op.disabled_at.is_none() => match &op.password_hash {
+                Some(h) => (h.clone(), true),
+                None => (self.dummy_hash.clone(), false),
+            },
+            _ => (self.dummy_hash.clone(), false),
+        };
+        let matches = self
+            .verify_password(password, &hash)
+            .await
+            .map_err(SignInError::Hash)?;
+        match operator {
+            Some(op) if usable && matches => {
+                self.store
+                    .clear_failures(&[address_key, account_key])
+                    .await?;
+                let audit = NewAuditEvent {
+                    actor: format!("operator:{}", op.id),
+                    action: "sign_in".into(),
+                    target: format!("operator:{}", op.id),
+                    source_addr: source.to_string(),
+                };
+                self.store.record_audit(&[audit], now).await?;
+                let secret = self.start_session(op.id).await?;
+                Ok((secret, op))
+            }
+            _ => {
+                let audit = NewAuditEvent {
+                    actor: "anonymous".into(),
+                    action: "sign_in_failed".into(),
+                    target: format!("email:{email_key}"),
+                    source_addr: source.to_string(),
+                };
+                // Each key has its own policy; the audit event is recorded once.
+                let by_address = self
+                    .store
+                    .record_failure(&[address_key], ADDRESS_POLICY, now, Some(&audit))
+                    .await?;
+                let by_account = self
+                    .store
+                    .record_failure(&[account_key], ACCOUNT_POLICY, now, None)
+                    .await?;
+                let locked = by_address.max(by_account);
+                if locked > now_ms {
+                    return Err(SignInError::Throttled {
+                        minutes: (locked - now_ms + 59_999) / 60_000,
+                    });
+                }
+                Err(SignInError::Rejected)
+            }
+        }
+    }
+
+    /// Starts a new session; returns its secret (the cookie value).
+    pub async fn start_session(&self, operator_id: i64) -> Result<String, StoreError> {
+        let secret = new_secret().map_err(StoreError::Invalid)?;
+        let csrf = new_secret().map_err(StoreError::Invalid)?;
+        self.store
+            .create_session(&secret_hash(&secret), operator_id, &csrf, self.clock.now())
+            .await?;
+        Ok(secret)
+    }
+
+    /// The session behind a cookie value, if it is live.
+    pub async fn session(&self, secret: &str) -> Result<Option<Session>, StoreError> {
+        self.store
+            .session(
+                &secret_hash(secret),
+                self.clock.now(),
+                SESSION_IDLE.whole_milliseconds() as i64,
+                SESSION_ABSOLUTE.whole_milliseconds() as i64,
+            )
+            .await
+    }
+
+    /// Whether the session's password entry is recent enough for a sensitive action.
+    pub fn recently_authenticated(&self, session: &Session) -> bool {
+        self.clock.now() - session.authenticated_at <= REAUTH_WINDOW
+    }
+
+    /// The live API token presented as `Bearer <token>`, if any.
+    pub async fn token(&self, presented: &str) -> Result<Option<ApiToken>, StoreError> {
+        if !presented.starts_with(TOKEN_PREFIX) || presented.len() > 200 {
+            return Ok(None);
+        }
+        self.store
+            .use_token(&secret_hash(presented), self.clock.now())
+            .await
+    }
+
+    /// Creates an API token; returns (id, the token, shown once).
+    pub async fn create_token(
+        &self,
+        name: &str,
+        scopes: &[Scope],
+        expires_in_days: Option<i64>,
+        by: &Operator,
+        source: &str,
+    ) -> Result<(i64, String), StoreError> {
+        let now = self.clock.now();
+        let token = format!(
+            "{TOKEN_PREFIX}{}",
+            new_secret().map_err(StoreError::Invalid)?
+        );
+        let scopes: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
+        let audit = NewAuditEvent {
+            actor: format!("operator:{}", by.id),
+            action: "token_created".into(),
+            target: String::new(),
+            source_addr: source.into(),
+        };
+        let id = self
+            .store
+            .create_token(
+                &NewApiToken {
+                    name,
+                    token_hash: &secret_hash(&token),
+                    scopes: &scopes,
+                    created_by: by.id,
+                    expires_at: expires_in_days.map(|d| now + Duration::days(d)),
+                },
+                now,
+                &audit,
+            )
+            .await?;
+        Ok((id, token))
+    }
+
+    /// Creates a set-password (or invitation) link for an operator; returns the token.
+    pub async fn create_link(&self, operator_id: i64, purpose: &str) -> Result<String, StoreError> {
+        let token = new_secret().map_err(StoreError::Invalid)?;
+        self.store
+            .create_link(
+                &secret_hash(&token),
+                operator_id,
+                purpose,
+                self.clock.now() + LINK_LIFETIME,
+            )
+            .await?;
+        Ok(token)
+    }
+}
+
+fn to_ms(at: time::OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The throttling bucket of an address: the address itself for IPv4, its /64 for IPv6 (one
+/// client usually controls a whole /64).
+pub fn address_bucket(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// Checks a new password: long enough, not absurdly long.
+pub fn check_new_password(password: &str) -> Result<(), String> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!(
+            "the password must have at least {MIN_PASSWORD_CHARS} characters"
+        ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(format!(
+            "the password must have at most {MAX_PASSWORD_BYTES} bytes"
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a role submitted in a form.
+pub fn parse_role(text: &str) -> Option<Role> {
+    Role::parse(text)
+}

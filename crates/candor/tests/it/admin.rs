@@ -1,0 +1,675 @@
+//! Operators: bootstrap from the CLI, set a password through a single-use link, sign in, invite,
+//! create scoped API tokens and use them; the audit trail shows all of it. And the attacks:
+//! CSRF, session fixation, replayed links, tokens out of scope, revoked or forged, brute force.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use candor_core::clock::FixedClock;
+use candor_core::config::Database;
+use candor_store::PersonKeys;
+use candor_store::Store;
+use candor_store::identity::{AuditFilter, Identity, NewAuditEvent};
+use candor_web::auth::{Auth, SignInError};
+use reqwest::StatusCode;
+use time::macros::datetime;
+
+use crate::support::{Server, candor, tiny_site};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// `application/x-www-form-urlencoded` body.
+fn encode_form(pairs: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of `name="<field>" value="…"` in a page.
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+fn session_cookie(r: &reqwest::Response) -> String {
+    let set = r
+        .headers()
+        .get("set-cookie")
+        .expect("a session cookie")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/"),
+        "{set}"
+    );
+    set.split(';').next().unwrap().to_owned()
+}
+
+async fn create_owner(site: &std::path::Path, server: &Server, email: &str) -> String {
+    let out = candor(
+        &[
+            "admin",
+            "create",
+            "--config",
+            site.join("candor.toml").to_str().unwrap(),
+            "--data-dir",
+            server.data_dir.to_str().unwrap(),
+            "--email",
+            email,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    let link = out.stdout.trim();
+    assert!(link.contains("/admin/set-password?token="), "{link}");
+    assert!(!out.stderr.contains(PASSWORD));
+    link.split("token=").nth(1).unwrap().to_owned()
+}
+
+async fn sign_in(
+    server: &Server,
+    email: &str,
+    password: &str,
+    cookie: Option<&str>,
+) -> reqwest::Response {
+    let mut request = http()
+        .post(server.url("/admin/sign-in"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode_form(&[("email", email), ("password", password)]));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.unwrap()
+}
+
+async fn get_page(server: &Server, path: &str, cookie: &str) -> (StatusCode, String) {
+    let r = http()
+        .get(server.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+async fn post_form(
+    server: &Server,
+    path: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let r = http()
+        .post(server.url(path))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode_form(form))
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_owner_bootstraps_invites_creates_a_scoped_token_and_the_audit_trail_shows_it() {
+    let site = tiny_site();
+    let server = Server::start(site.path(), &[]).await;
+
+    // Bootstrap from the CLI: a single-use link, never a password.
+    let token = create_owner(site.path(), &server, "Owner@Tiny.Example").await;
+    let form = http()
+        .get(server.url(&format!("/admin/set-password?token={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    assert_eq!(form.headers()["referrer-policy"], "no-referrer");
+    assert!(form.text().await.unwrap().contains("owner@tiny.example"));
+    let (status, body) = post_form(
+        &server,
+        "/admin/set-password",
+        "",
+        &[
+            ("token", &token),
+            ("password", "short"),
+            ("confirm", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(body.contains("at least 12 characters"), "{body}");
+    let (status, _) = post_form(
+        &server,
+        "/admin/set-password",
+        "",
+        &[
+            ("token", &token),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    // The link works once.
+    let (status, _) = post_form(
+        &server,
+        "/admin/set-password",
+        "",
+        &[
+            ("token", &token),
+            ("password", "another long password"),
+            ("confirm", "another long password"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 410, "a replayed link is refused");
+
+    // Wrong password and unknown account get the same answer.
+    let wrong = sign_in(&server, "owner@tiny.example", "not the password", None).await;
+    assert_eq!(wrong.status(), 401);
+    let wrong = wrong.text().await.unwrap();
+    let unknown = sign_in(&server, "nobody@tiny.example", "not the password", None).await;
+    assert_eq!(unknown.status(), 401);
+    let unknown = unknown.text().await.unwrap();
+    assert!(wrong.contains("The email or password is not right."));
+    assert!(unknown.contains("The email or password is not right."));
+
+    // Session fixation: a cookie the client brings is never adopted.
+    let planted = "candor_session=planted-by-an-attacker";
+    let ok = sign_in(&server, "OWNER@tiny.example", PASSWORD, Some(planted)).await;
+    assert_eq!(ok.status(), 303);
+    let cookie = session_cookie(&ok);
+    assert_ne!(cookie, planted);
+    assert!(
+        !ok.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Secure"),
+        "plain-http loopback"
+    );
+    let (status, _) = get_page(&server, "/admin", planted).await;
+    assert_eq!(status, 303, "the planted cookie is not a session");
+    let (status, dashboard) = get_page(&server, "/admin", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(dashboard.contains("Signed in as <strong>owner@tiny.example</strong>"));
+    let csrf = field(&dashboard, "csrf");
+
+    // CSRF: a form without the token, or from another origin, changes nothing.
+    let (status, _) = post_form(
+        &server,
+        "/admin/users",
+        &cookie,
+        &[("email", "x@tiny.example"), ("role", "editor")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let r = http()
+        .post(server.url("/admin/users"))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode_form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "x@tiny.example"),
+            ("role", "editor"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // Invite an editor.
+    let (status, users) = post_form(
+        &server,
+        "/admin/users",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("email", "editor@tiny.example"),
+            ("role", "editor"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{users}");
+    assert!(users.contains("Invited editor@tiny.example as editor"));
+    assert!(users.contains("/admin/set-password?token="));
+    // Inviting an owner needs the password again.
+    let (status, _) = post_form(
+        &server,
+        "/admin/users",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("email", "owner2@tiny.example"),
+            ("role", "owner"),
+            ("password", "wrong"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    // A scoped token: needs the password, shown once.
+    let (status, _) = post_form(
+        &server,
+        "/admin/tokens",
+        &cookie,
+        &[("csrf", &csrf), ("name", "ci"), ("scope", "content:reload")],
+    )
+    .await;
+    assert_eq!(status, 401, "creating a token needs the password");
+    let (status, page) = post_form(
+        &server,
+        "/admin/tokens",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("name", "ci"),
+            ("scope", "content:reload"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let start = page.find("candor_").expect("the new token is shown");
+    let reload_token: String = page[start..].chars().take_while(|c| *c != '<').collect();
+    let (_, page) = post_form(
+        &server,
+        "/admin/tokens",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("name", "reader"),
+            ("scope", "read"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    let start = page.find("candor_").unwrap();
+    let read_token: String = page[start..].chars().take_while(|c| *c != '<').collect();
+    let (_, listing) = get_page(&server, "/admin/tokens", &cookie).await;
+    assert!(
+        !listing.contains(&reload_token),
+        "a token is shown only once"
+    );
+
+    // Post with it; the wrong scope, no token, a forged token are refused.
+    let reload = |token: Option<String>| {
+        let url = server.url("/api/v1/admin/reload");
+        async move {
+            let mut r = http().post(url);
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            let r = r.send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(reload(Some(reload_token.clone())).await.0, 200);
+    let (status, body) = reload(Some(read_token.clone())).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("lacks the scope content:reload"), "{body}");
+    assert_eq!(reload(None).await.0, 401);
+    assert_eq!(reload(Some(format!("{reload_token}x"))).await.0, 401);
+    let audit_api = http()
+        .get(server.url("/api/v1/audit?action=content_reload"))
+        .bearer_auth(&read_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(audit_api.status(), 200);
+    let events: serde_json::Value = audit_api.json().await.unwrap();
+    assert_eq!(events["events"].as_array().unwrap().len(), 1);
+
+    // Revoked tokens stop working at once.
+    let (_, listing) = get_page(&server, "/admin/tokens", &cookie).await;
+    let revoke_at = listing.find("/revoke\"").unwrap();
+    let id: String = listing[..revoke_at].rsplit('/').next().unwrap().to_owned();
+    let (status, _) = post_form(
+        &server,
+        &format!("/admin/tokens/{id}/revoke"),
+        &cookie,
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let revoked_one = if reload(Some(reload_token.clone())).await.0 == 401 {
+        reload_token.clone()
+    } else {
+        read_token.clone()
+    };
+    assert_eq!(reload(Some(revoked_one)).await.0, 401);
+
+    // The audit trail shows all of it, and exports.
+    let (status, trail) = get_page(&server, "/admin/audit", &cookie).await;
+    assert_eq!(status, 200);
+    for action in [
+        "operator_created:owner",
+        "password_set",
+        "sign_in_failed",
+        "sign_in",
+        "operator_invited:editor",
+        "token_created",
+        "content_reload",
+        "token_revoked",
+    ] {
+        assert!(
+            trail.contains(&format!("<td>{action}</td>")),
+            "{action} missing from the audit trail"
+        );
+    }
+    let (status, failed) = get_page(&server, "/admin/audit?action=sign_in_failed", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(failed.contains("2 events"), "{failed}");
+    let (status, csv) = get_page(&server, "/admin/audit.csv?action=token_created", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(csv.starts_with("id,time,actor,action,target,source\n"));
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    let (status, _) = get_page(&server, "/admin/audit?since=yesterday", &cookie).await;
+    assert_eq!(status, 422, "a bad filter says so");
+
+    // Sign out everywhere ends the session.
+    let (status, _) = post_form(
+        &server,
+        "/admin/sign-out-everywhere",
+        &cookie,
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(get_page(&server, "/admin", &cookie).await.0, 303);
+
+    // The portal itself still sets no cookie.
+    let home = http().get(server.url("/")).send().await.unwrap();
+    assert!(home.headers().get("set-cookie").is_none());
+}
+
+#[tokio::test]
+async fn an_editor_cannot_manage_access() {
+    let site = tiny_site();
+    let server = Server::start(site.path(), &[]).await;
+    let out = candor(
+        &[
+            "admin",
+            "create",
+            "--config",
+            site.path().join("candor.toml").to_str().unwrap(),
+            "--data-dir",
+            server.data_dir.to_str().unwrap(),
+            "--email",
+            "ed@tiny.example",
+            "--role",
+            "editor",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    let token = out.stdout.trim().split("token=").nth(1).unwrap().to_owned();
+    post_form(
+        &server,
+        "/admin/set-password",
+        "",
+        &[
+            ("token", &token),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ],
+    )
+    .await;
+    let cookie = session_cookie(&sign_in(&server, "ed@tiny.example", PASSWORD, None).await);
+    for path in [
+        "/admin/users",
+        "/admin/tokens",
+        "/admin/audit",
+        "/admin/audit.csv",
+    ] {
+        assert_eq!(get_page(&server, path, &cookie).await.0, 403, "{path}");
+    }
+    let (_, dashboard) = get_page(&server, "/admin", &cookie).await;
+    let csrf = field(&dashboard, "csrf");
+    let (status, _) = post_form(
+        &server,
+        "/admin/tokens",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("name", "x"),
+            ("scope", "read"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403);
+    // Bad input from the CLI is explained.
+    let bad = candor(
+        &[
+            "admin",
+            "create",
+            "--config",
+            site.path().join("candor.toml").to_str().unwrap(),
+            "--email",
+            "not-an-email",
+        ],
+        &[],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        bad.stderr.contains("not an email address"),
+        "{}",
+        bad.stderr
+    );
+}
+
+async fn auth_at(store: &Store, at: time::OffsetDateTime) -> Arc<Auth> {
+    Auth::with_cost(store.clone(), Arc::new(FixedClock(at)), 8, 1).unwrap()
+}
+
+#[tokio::test]
+async fn brute_force_is_throttled_per_address_and_per_account_and_lockouts_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&Database::Sqlite(dir.path().join("candor.db")))
+        .await
+        .unwrap();
+    let t0 = datetime!(2026-11-30 12:00 UTC);
+    let audit = NewAuditEvent {
+        actor: "system".into(),
+        action: "operator_created:owner".into(),
+        target: String::new(),
+        source_addr: "test".into(),
+    };
+    let owner = store
+        .create_operator("owner@tiny.example", "owner", t0, &audit)
+        .await
+        .unwrap();
+    let auth = auth_at(&store, t0).await;
+    let link = auth.create_link(owner.id, "set-password").await.unwrap();
+    let hash = auth.hash_password(PASSWORD).await.unwrap();
+    store
+        .use_link_set_password(
+            &candor_web::auth::secret_hash(&link),
+            "set-password",
+            &hash,
+            t0,
+            "test",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let attacker = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9));
+    let owner_ip = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
+
+    // One address: 10 failures, then even the right password waits.
+    for i in 0..10 {
+        let r = auth.sign_in("owner@tiny.example", "guess", attacker).await;
+        let throttled = matches!(r, Err(SignInError::Throttled { .. }));
+        assert_eq!(throttled, i == 9, "attempt {i}: {r:?}");
+    }
+    assert!(matches!(
+        auth.sign_in("owner@tiny.example", PASSWORD, attacker).await,
+        Err(SignInError::Throttled { minutes: 15 })
+    ));
+    // The owner, from elsewhere, is not locked out by that.
+    assert!(
+        auth.sign_in("owner@tiny.example", PASSWORD, owner_ip)
+            .await
+            .is_ok()
+    );
+
+    // Credential stuffing from many addresses: the account waits after 20 failures…
+    for i in 0..20u8 {
+        let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, i));
+        let _ = auth.sign_in("owner@tiny.example", "guess", ip).await;
+    }
+    assert!(matches!(
+        auth.sign_in("owner@tiny.example", PASSWORD, owner_ip).await,
+        Err(SignInError::Throttled { .. })
+    ));
+    // …but only for a while: the lockout ends on its own.
+    let later = auth_at(&store, t0 + time::Duration::minutes(16)).await;
+    assert!(
+        later
+            .sign_in("owner@tiny.example", PASSWORD, owner_ip)
+            .await
+            .is_ok()
+    );
+    // Unknown accounts are throttled and answered like known ones.
+    assert!(matches!(
+        later.sign_in("ghost@tiny.example", "guess", owner_ip).await,
+        Err(SignInError::Rejected)
+    ));
+    let failed = store
+        .audit_events(&AuditFilter {
+            action: Some("sign_in_failed".into()),
+            limit: 100,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        failed.len(),
+        10 + 20 + 1,
+        "every failure is in the audit trail (locked attempts are not)"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_trail_is_committed_to_the_log_as_digests_without_personal_data() {
+    for (store, _pg, _dir) in crate::store_archive::stores().await {
+        let t0 = datetime!(2026-11-30 12:00 UTC);
+        let audit = NewAuditEvent {
+            actor: "system".into(),
+            action: "operator_created:owner".into(),
+            target: String::new(),
+            source_addr: "cli".into(),
+        };
+        let owner = store
+            .create_operator("alice@tiny.example", "owner", t0, &audit)
+            .await
+            .unwrap();
+        let failed = NewAuditEvent {
+            actor: "anonymous".into(),
+            action: "sign_in_failed".into(),
+            target: "email:alice@tiny.example".into(),
+            source_addr: "203.0.113.9".into(),
+        };
+        let signed_in = NewAuditEvent {
+            actor: format!("operator:{}", owner.id),
+            action: "sign_in".into(),
+            target: format!("operator:{}", owner.id),
+            source_addr: "198.51.100.7".into(),
+        };
+        store
+            .record_audit(&[failed.clone(), signed_in.clone()], t0)
+            .await
+            .unwrap();
+        let (seq, count) = store.digest_audit(t0).await.unwrap().unwrap();
+        assert_eq!(count, 3, "{}", store.backend());
+        assert!(
+            store.digest_audit(t0).await.unwrap().is_none(),
+            "nothing new, nothing appended"
+        );
+
+        use candor_store::LogStore;
+        let entry = &store.entries(seq, seq + 1).await.unwrap()[0];
+        assert_eq!(entry.entry_type, "digest.batch");
+        let text = String::from_utf8(entry.entry.clone()).unwrap();
+        assert!(
+            !text.contains("alice") && !text.contains("203.0.113.9"),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["stream"], "audit.events");
+        assert_eq!(v["count"], 3);
+        // Anyone holding the events can recompute the root.
+        let events = store
+            .audit_events(&AuditFilter {
+                limit: 10,
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        let commitment = store
+            .person_commitment(&format!("operator:{}", owner.id), t0)
+            .await
+            .unwrap();
+        let mut items: Vec<Vec<u8>> = events
+            .iter()
+            .rev()
+            .map(|e| {
+                let actor = if e.actor.starts_with("operator:") {
+                    commitment.clone()
+                } else {
+                    e.actor.clone()
+                };
+                candor_core::entries::audit_item(
+                    e.id,
+                    e.at,
+                    &actor,
+                    &e.action,
+                    &e.target,
+                    &e.source_addr,
+                )
+                .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            v["root"],
+            hex::encode(candor_core::entries::items_root(&items))
+        );
+        let as_tlog: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
+        assert_eq!(
+            candor_core::entries::items_root(&items),
+            candor_tlog::merkle::root_from_entries(&as_tlog).0,
+            "the digest root is RFC 6962's"
+        );
+
+        // The next digest covers only what came after.
+        store.record_audit(&[signed_in], t0).await.unwrap();
+        let (next, count) = store.digest_audit(t0).await.unwrap().unwrap();
+        assert_eq!((next, count), (seq + 1, 1));
+        items.clear();
+    }
+}

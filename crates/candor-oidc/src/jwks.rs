@@ -11,7 +11,7 @@ use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
-use crate::error::OidcError;
+use crate::error::{OidcError, sanitize};
 use crate::fetch;
 use crate::jws::Algorithm;
 
@@ -282,7 +282,7 @@ impl KeyCache {
                 refresh_limited = true;
             } else {
                 tracing::info!(
-                    kid = kid.unwrap_or("(none)"),
+                    kid = %sanitize(kid.unwrap_or("(none)")),
                     jwks_uri = %self.jwks_uri,
                     "ID token signed by an unknown key; fetching the provider's JWKS again"
                 );
@@ -294,11 +294,11 @@ impl KeyCache {
         match found {
             Lookup::Found(key) => Ok(key),
             Lookup::Unknown => Err(OidcError::UnknownKey {
-                kid: kid.map(str::to_owned),
+                kid: kid.map(sanitize),
                 refresh_limited,
             }),
             Lookup::Mismatch => Err(OidcError::KeyMismatch {
-                kid: kid.map(str::to_owned),
+                kid: kid.map(sanitize),
                 alg: alg.name().to_owned(),
             }),
             Lookup::Ambiguous => Err(OidcError::AmbiguousKey {

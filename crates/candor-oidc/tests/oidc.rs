@@ -543,3 +543,82 @@ fn the_client_can_be_shared_by_web_handlers() {
         send(client.complete(pending, "", "", now()));
     }
 }
+
+/// The authorization URL with one query parameter replaced (or removed with `None`).
+fn with_param(url: &str, name: &str, value: Option<&str>) -> String {
+    let mut parsed = Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter(|(k, _)| k != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    {
+        let mut query = parsed.query_pairs_mut();
+        query.clear();
+        for (k, v) in &pairs {
+            query.append_pair(k, v);
+        }
+        if let Some(value) = value {
+            query.append_pair(name, value);
+        }
+    }
+    parsed.into()
+}
+
+#[tokio::test]
+async fn the_test_provider_holds_the_client_to_its_registration() {
+    let provider = confidential(KeyKind::Es256).await;
+    let client = client_for(&provider).await;
+    let (url, _pending) = client.begin(now()).unwrap();
+
+    // Unknown client or unregistered redirect: an error page, no redirect.
+    for bad in [
+        with_param(&url, "client_id", Some("intruder")),
+        with_param(&url, "redirect_uri", Some("http://127.0.0.1/elsewhere")),
+    ] {
+        let err = provider.approve(&bad).await.unwrap_err();
+        assert!(err.contains("400"), "{err}");
+    }
+    // No PKCE, or plain PKCE: refused through the redirect, as the RP would see it.
+    for bad in [
+        with_param(&url, "code_challenge", None),
+        with_param(&url, "code_challenge_method", Some("plain")),
+    ] {
+        let err = provider.approve(&bad).await.unwrap_err();
+        assert!(err.contains("invalid_request"), "{err}");
+    }
+    let err = provider
+        .approve(&with_param(&url, "scope", Some("email")))
+        .await
+        .unwrap_err();
+    assert!(err.contains("invalid_scope"), "{err}");
+
+    // What the web layer does with such a callback.
+    let refused = OidcError::authorization_refused("invalid_scope", None);
+    assert_eq!(
+        refused.to_string(),
+        "the provider refused the sign-in: invalid_scope"
+    );
+}
+
+#[tokio::test]
+async fn the_redirect_url_can_be_registered_once_the_server_under_test_has_a_port() {
+    let provider = confidential(KeyKind::Es256).await;
+    provider.set_redirect_url("http://127.0.0.1:45678/auth/oidc/callback");
+    let client = client_for(&provider).await;
+    assert_eq!(
+        client.settings().redirect_url,
+        "http://127.0.0.1:45678/auth/oidc/callback"
+    );
+    let (url, pending) = client.begin(now()).unwrap();
+    let callback = provider.approve(&url).await.unwrap();
+    assert!(
+        callback
+            .url
+            .starts_with("http://127.0.0.1:45678/auth/oidc/callback?code=")
+    );
+    client
+        .complete(pending, &callback.state, &callback.code, now())
+        .await
+        .unwrap();
+}

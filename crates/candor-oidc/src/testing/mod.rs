@@ -335,10 +335,8 @@ impl TestProvider {
     /// Plays the browser: GETs the authorization URL without following the redirect and returns
     /// where the provider sends the browser back to.
     pub async fn approve(&self, authorization_url: &str) -> Result<Callback, String> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| e.to_string())?;
+        // No redirects followed: the callback is returned, not visited.
+        let http = crate::http_client().map_err(|e| e.to_string())?;
         let response = http
             .get(authorization_url)
             .send()

@@ -328,12 +328,10 @@ fn forbidden(app: &App, session: &Session, what: &str) -> Response {
 /// Refuses a POST that a browser says came from another site (CSRF defence in depth; the
 /// session's CSRF token is checked as well).
 fn cross_site(app: &App, headers: &HeaderMap) -> bool {
-    if headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v != "same-origin" && v != "none")
-    {
-        return true;
+    // Browsers that send Fetch metadata say it directly (and send `Origin: null` from pages
+    // with `Referrer-Policy: no-referrer`, such as the set-password page).
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return site != "same-origin" && site != "none";
     }
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         None => false,

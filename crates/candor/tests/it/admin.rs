@@ -242,6 +242,21 @@ async fn an_owner_bootstraps_invites_creates_a_scoped_token_and_the_audit_trail_
         .unwrap();
     assert_eq!(r.status(), 403);
 
+    let r = http()
+        .post(server.url("/admin/users"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "cross-site")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode_form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "y@tiny.example"),
+            ("role", "editor"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "Fetch metadata says another site sent it");
+
     // Invite an editor.
     let (status, users) = post_form(
         &server,

@@ -103,6 +103,9 @@ pub struct Auth {
     dummy_hash: String,
     /// Bounds concurrent Argon2 work, so a flood of sign-ins cannot starve everything else.
     hashing: tokio::sync::Semaphore,
+    /// One password check at a time per source address: many parallel attempts from one
+    /// address queue behind each other instead of taking every hashing slot.
+    per_address: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Auth {
@@ -132,6 +135,7 @@ impl Auth {
             argon2,
             dummy_hash,
             hashing: tokio::sync::Semaphore::new(permits),
+            per_address: std::sync::Mutex::new(std::collections::HashMap::new()),
         }))
     }
 
@@ -192,6 +196,27 @@ impl Auth {
         let email_key = normalise_email(email).unwrap_or_else(|| email.trim().to_lowercase());
         let address_key = format!("address:{}", address_bucket(source));
         let account_key = format!("account:{email_key}");
+        let locked = self
+            .store
+            .locked_until(&[address_key.clone(), account_key.clone()])
+            .await?;
+        if locked > now_ms {
+            return Err(SignInError::Throttled {
+                minutes: (locked - now_ms + 59_999) / 60_000,
+            });
+        }
+        // One check at a time per address; the lock entry is dropped when nobody waits on it.
+        let slot = {
+            let mut map = self
+                .per_address
+                .lock()
+                .map_err(|_| SignInError::Hash("address lock poisoned".into()))?;
+            map.retain(|_, m| Arc::strong_count(m) > 1);
+            map.entry(address_key.clone()).or_default().clone()
+        };
+        let _turn = slot.lock().await;
+        // Failures recorded while this request waited may have locked the address meanwhile.
+        let now_ms = to_ms(self.clock.now());
         let locked = self
             .store
             .locked_until(&[address_key.clone(), account_key.clone()])

@@ -38,6 +38,8 @@ pub struct Session {
     pub created_at: OffsetDateTime,
     /// When the password was last entered (sensitive actions need it to be recent).
     pub authenticated_at: OffsetDateTime,
+    /// The password was right but the second factor is still owed: nothing else is allowed.
+    pub second_factor_pending: bool,
 }
 
 /// An API token (never its value: only a hash is stored).
@@ -60,6 +62,9 @@ pub struct ApiToken {
     /// When it was last used.
     pub last_used_at: Option<OffsetDateTime>,
 }
+
+/// An operator's TOTP secret and the last step accepted.
+pub type TotpState = (Vec<u8>, Option<i64>);
 
 /// A new API token, as stored.
 #[derive(Debug, Clone, Copy)]
@@ -195,6 +200,7 @@ pub trait Identity: Send + Sync {
         id_hash: &[u8; 32],
         operator_id: i64,
         csrf_token: &str,
+        second_factor_pending: bool,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The session, if it exists, is within both timeouts and its operator is enabled; touches
@@ -206,6 +212,47 @@ pub trait Identity: Send + Sync {
         idle_ms: i64,
         absolute_ms: i64,
     ) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
+    /// The operator's TOTP secret and last accepted step, when two-step sign-in is on.
+    fn totp(
+        &self,
+        operator_id: i64,
+    ) -> impl Future<Output = Result<Option<TotpState>, StoreError>> + Send;
+    /// Turns two-step sign-in on with this secret and recovery-code hashes (replacing any old
+    /// ones), recording the audit event, in one transaction.
+    fn enable_totp(
+        &self,
+        operator_id: i64,
+        secret: &[u8],
+        first_step: i64,
+        recovery_hashes: &[[u8; 32]],
+        audit: &NewAuditEvent,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Accepts a TOTP step if it is later than the last accepted one (atomically: the same code
+    /// never works twice, even in two requests at once).
+    fn accept_totp_step(
+        &self,
+        operator_id: i64,
+        step: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Uses a recovery code once.
+    fn use_recovery_code(
+        &self,
+        operator_id: i64,
+        code_hash: &[u8; 32],
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Recovery codes left.
+    fn recovery_codes_left(
+        &self,
+        operator_id: i64,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    /// Marks the session's second factor as given.
+    fn complete_second_factor(
+        &self,
+        id_hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Records a fresh password entry in the session.
     fn reauthenticate(
         &self,
@@ -548,16 +595,18 @@ macro_rules! impl_identity {
                 id_hash: &[u8; 32],
                 operator_id: i64,
                 csrf_token: &str,
+                second_factor_pending: bool,
                 now: OffsetDateTime,
             ) -> Result<(), StoreError> {
                 sqlx::query(
-                    "INSERT INTO sessions (id_hash, operator_id, csrf_token, created_at_ms, last_seen_at_ms, authenticated_at_ms)
-                     VALUES ($1, $2, $3, $4, $4, $4)",
+                    "INSERT INTO sessions (id_hash, operator_id, csrf_token, created_at_ms, last_seen_at_ms, authenticated_at_ms, second_factor_pending)
+                     VALUES ($1, $2, $3, $4, $4, $4, $5)",
                 )
                 .bind(&id_hash[..])
                 .bind(operator_id)
                 .bind(csrf_token)
                 .bind(crate::to_ms(now))
+                .bind(i64::from(second_factor_pending))
                 .execute(&self.$write)
                 .await?;
                 Ok(())
@@ -570,13 +619,14 @@ macro_rules! impl_identity {
                 idle_ms: i64,
                 absolute_ms: i64,
             ) -> Result<Option<Session>, StoreError> {
-                let row: Option<(String, i64, i64, i64, i64)> = sqlx::query_as(
-                    "SELECT csrf_token, created_at_ms, last_seen_at_ms, authenticated_at_ms, operator_id FROM sessions WHERE id_hash = $1",
+                let row: Option<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT csrf_token, created_at_ms, last_seen_at_ms, authenticated_at_ms, operator_id, second_factor_pending
+                     FROM sessions WHERE id_hash = $1",
                 )
                 .bind(&id_hash[..])
                 .fetch_optional(&self.$read)
                 .await?;
-                let Some((csrf_token, created, seen, authenticated, operator_id)) = row else {
+                let Some((csrf_token, created, seen, authenticated, operator_id, pending)) = row else {
                     return Ok(None);
                 };
                 let now_ms = crate::to_ms(now);
@@ -599,7 +649,106 @@ macro_rules! impl_identity {
                     csrf_token,
                     created_at: from_ms(created),
                     authenticated_at: from_ms(authenticated),
+                    second_factor_pending: pending != 0,
                 }))
+            }
+
+            async fn totp(&self, operator_id: i64) -> Result<Option<TotpState>, StoreError> {
+                let row: Option<(Option<Vec<u8>>, Option<i64>)> = sqlx::query_as(
+                    "SELECT totp_secret, totp_last_step FROM operators WHERE id = $1",
+                )
+                .bind(operator_id)
+                .fetch_optional(&self.$read)
+                .await?;
+                Ok(row.and_then(|(secret, last)| secret.map(|s| (s, last))))
+            }
+
+            async fn enable_totp(
+                &self,
+                operator_id: i64,
+                secret: &[u8],
+                first_step: i64,
+                recovery_hashes: &[[u8; 32]],
+                audit: &NewAuditEvent,
+                at: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.$begin().await?;
+                sqlx::query("UPDATE operators SET totp_secret = $1, totp_last_step = $2 WHERE id = $3")
+                    .bind(secret)
+                    .bind(first_step)
+                    .bind(operator_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM recovery_codes WHERE operator_id = $1")
+                    .bind(operator_id)
+                    .execute(&mut *tx)
+                    .await?;
+                for hash in recovery_hashes {
+                    sqlx::query("INSERT INTO recovery_codes (operator_id, code_hash) VALUES ($1, $2)")
+                        .bind(operator_id)
+                        .bind(&hash[..])
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Self::audit_in(&mut tx, audit, at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn accept_totp_step(&self, operator_id: i64, step: i64) -> Result<bool, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE operators SET totp_last_step = $1
+                     WHERE id = $2 AND totp_secret IS NOT NULL AND (totp_last_step IS NULL OR totp_last_step < $1)",
+                )
+                .bind(step)
+                .bind(operator_id)
+                .execute(&self.$write)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
+            async fn use_recovery_code(
+                &self,
+                operator_id: i64,
+                code_hash: &[u8; 32],
+                at: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE recovery_codes SET used_at_ms = $1
+                     WHERE operator_id = $2 AND code_hash = $3 AND used_at_ms IS NULL",
+                )
+                .bind(crate::to_ms(at))
+                .bind(operator_id)
+                .bind(&code_hash[..])
+                .execute(&self.$write)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
+            async fn recovery_codes_left(&self, operator_id: i64) -> Result<i64, StoreError> {
+                Ok(sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM recovery_codes WHERE operator_id = $1 AND used_at_ms IS NULL",
+                )
+                .bind(operator_id)
+                .fetch_one(&self.$read)
+                .await?)
+            }
+
+            async fn complete_second_factor(
+                &self,
+                id_hash: &[u8; 32],
+                now: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE sessions SET second_factor_pending = 0, authenticated_at_ms = $1 WHERE id_hash = $2",
+                )
+                .bind(crate::to_ms(now))
+                .bind(&id_hash[..])
+                .execute(&self.$write)
+                .await?;
+                Ok(())
             }
 
             async fn reauthenticate(
@@ -987,9 +1136,13 @@ impl Identity for Store {
         id_hash: &[u8; 32],
         operator_id: i64,
         csrf_token: &str,
+        second_factor_pending: bool,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        delegate!(self, create_session(id_hash, operator_id, csrf_token, now))
+        delegate!(
+            self,
+            create_session(id_hash, operator_id, csrf_token, second_factor_pending, now)
+        )
     }
     async fn session(
         &self,
@@ -999,6 +1152,44 @@ impl Identity for Store {
         absolute_ms: i64,
     ) -> Result<Option<Session>, StoreError> {
         delegate!(self, session(id_hash, now, idle_ms, absolute_ms))
+    }
+    async fn totp(&self, operator_id: i64) -> Result<Option<TotpState>, StoreError> {
+        delegate!(self, totp(operator_id))
+    }
+    async fn enable_totp(
+        &self,
+        operator_id: i64,
+        secret: &[u8],
+        first_step: i64,
+        recovery_hashes: &[[u8; 32]],
+        audit: &NewAuditEvent,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        delegate!(
+            self,
+            enable_totp(operator_id, secret, first_step, recovery_hashes, audit, at)
+        )
+    }
+    async fn accept_totp_step(&self, operator_id: i64, step: i64) -> Result<bool, StoreError> {
+        delegate!(self, accept_totp_step(operator_id, step))
+    }
+    async fn use_recovery_code(
+        &self,
+        operator_id: i64,
+        code_hash: &[u8; 32],
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        delegate!(self, use_recovery_code(operator_id, code_hash, at))
+    }
+    async fn recovery_codes_left(&self, operator_id: i64) -> Result<i64, StoreError> {
+        delegate!(self, recovery_codes_left(operator_id))
+    }
+    async fn complete_second_factor(
+        &self,
+        id_hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        delegate!(self, complete_second_factor(id_hash, now))
     }
     async fn reauthenticate(
         &self,

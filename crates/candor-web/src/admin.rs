@@ -43,6 +43,12 @@ pub fn routes() -> axum::Router<Arc<App>> {
         .route("/admin/tokens/{id}/revoke", post(revoke_token))
         .route("/admin/audit", get(audit))
         .route("/admin/audit.csv", get(audit_csv))
+        .route(
+            "/admin/sign-in/second-factor",
+            get(second_factor_form).post(second_factor),
+        )
+        .route("/admin/account", get(account))
+        .route("/admin/account/totp", post(enable_totp))
 }
 
 /// The signed-in operator, as the layout shows them.
@@ -296,6 +302,9 @@ async fn session(app: &App, headers: &HeaderMap) -> Result<Option<(String, Sessi
 /// Requires a session (else redirects to sign-in).
 async fn require(app: &App, headers: &HeaderMap) -> Result<(String, Session), Response> {
     match session(app, headers).await? {
+        Some((_, s)) if s.second_factor_pending => {
+            Err(Redirect::to("/admin/sign-in/second-factor").into_response())
+        }
         Some(s) => Ok(s),
         None => Err(Redirect::to("/admin/sign-in").into_response()),
     }
@@ -455,7 +464,13 @@ async fn sign_in(
             .await
         {
             Ok((secret, _)) => {
-                let mut response = Redirect::to("/admin").into_response();
+                let pending = matches!(app.auth().session(&secret).await, Ok(Some(s)) if s.second_factor_pending);
+                let next = if pending {
+                    "/admin/sign-in/second-factor"
+                } else {
+                    "/admin"
+                };
+                let mut response = Redirect::to(next).into_response();
                 set_cookie(
                     &app,
                     &mut response,
@@ -1397,5 +1412,236 @@ fn csv_cell(text: &str) -> String {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
         text
+    }
+}
+
+// ---- two-step sign-in ----------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "admin_second_factor.html")]
+struct SecondFactorPage {
+    chrome: Chrome,
+    me: Option<Me>,
+    section: &'static str,
+    notices: Vec<String>,
+    errors: Vec<String>,
+    csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_account.html")]
+struct AccountPage {
+    chrome: Chrome,
+    me: Option<Me>,
+    section: &'static str,
+    notices: Vec<String>,
+    errors: Vec<String>,
+    csrf: String,
+    enabled: bool,
+    codes_left: i64,
+    secret_b32: String,
+    qr_svg: String,
+    recovery_codes: Option<Vec<String>>,
+}
+
+/// A session that still owes its second factor.
+async fn pending_session(app: &App, headers: &HeaderMap) -> Result<(String, Session), Response> {
+    match session(app, headers).await? {
+        Some((secret, s)) if s.second_factor_pending => Ok((secret, s)),
+        Some(_) => Err(Redirect::to("/admin").into_response()),
+        None => Err(Redirect::to("/admin/sign-in").into_response()),
+    }
+}
+
+fn second_factor_page(app: &App, s: &Session, errors: Vec<String>, status: StatusCode) -> Response {
+    let p = page(app, "sign-in", None);
+    let mut response = html(
+        SecondFactorPage {
+            chrome: p.chrome,
+            me: None,
+            section: p.section,
+            notices: p.notices,
+            errors,
+            csrf: s.csrf_token.clone(),
+        }
+        .render(),
+    );
+    *response.status_mut() = status;
+    response
+}
+
+async fn second_factor_form(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    match pending_session(&app, &headers).await {
+        Ok((_, s)) => second_factor_page(&app, &s, vec![], StatusCode::OK),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+async fn second_factor(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let (secret, s) = match pending_session(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
+        return rejected_form();
+    }
+    match app
+        .auth()
+        .second_factor(&secret, &s, &form.code, addr.ip())
+        .await
+    {
+        Ok(()) => Redirect::to("/admin").into_response(),
+        Err(SignInError::Rejected) => second_factor_page(
+            &app,
+            &s,
+            vec!["That code is not right (or was already used).".into()],
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(e @ SignInError::Throttled { .. }) => second_factor_page(
+            &app,
+            &s,
+            vec![format!("{}.", capitalise(&e.to_string()))],
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
+        Err(e) => internal(e),
+    }
+}
+
+fn qr_svg(uri: &str) -> String {
+    match qrcode::QrCode::new(uri.as_bytes()) {
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(200, 200)
+                .build();
+            // Inline in the page: drop the XML declaration, label it for screen readers.
+            let svg = svg.find("<svg").map(|i| svg[i..].to_owned()).unwrap_or(svg);
+            svg.replacen(
+                "<svg",
+                "<svg role=\"img\" aria-label=\"QR code for your authenticator app\"",
+                1,
+            )
+        }
+        Err(_) => String::new(),
+    }
+}
+
+async fn account_page(
+    app: &App,
+    s: &Session,
+    errors: Vec<String>,
+    recovery_codes: Option<Vec<String>>,
+    status: StatusCode,
+) -> Response {
+    let store = app.auth().store();
+    let (enabled, codes_left) = match (
+        store.totp(s.operator.id).await,
+        store.recovery_codes_left(s.operator.id).await,
+    ) {
+        (Ok(t), Ok(n)) => (t.is_some(), n),
+        (Err(e), _) | (_, Err(e)) => return internal(e),
+    };
+    let mut secret = [0u8; 20];
+    if getrandom::fill(&mut secret).is_err() {
+        return internal("no randomness");
+    }
+    let secret_b32 = candor_core::totp::base32(&secret);
+    let issuer = app.published().chrome.site_name.clone();
+    let uri = candor_core::totp::otpauth_uri(&issuer, &s.operator.email, &secret);
+    let mut p = page(app, "account", Some(s));
+    p.errors = errors;
+    let mut response = html(
+        AccountPage {
+            chrome: p.chrome,
+            me: p.me,
+            section: p.section,
+            notices: p.notices,
+            errors: p.errors,
+            csrf: s.csrf_token.clone(),
+            enabled,
+            codes_left,
+            secret_b32,
+            qr_svg: qr_svg(&uri),
+            recovery_codes,
+        }
+        .render(),
+    );
+    *response.status_mut() = status;
+    response
+}
+
+async fn account(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    match require(&app, &headers).await {
+        Ok((_, s)) => account_page(&app, &s, vec![], None, StatusCode::OK).await,
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct EnableTotpForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    secret: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn enable_totp(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<EnableTotpForm>,
+) -> Response {
+    let (secret, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
+        return rejected_form();
+    }
+    if form.password.is_empty() || !reauthenticated(&app, &secret, &s, &form.password).await {
+        return account_page(
+            &app,
+            &s,
+            vec![
+                "Changing two-step sign-in needs your password: it was missing or not right."
+                    .into(),
+            ],
+            None,
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    }
+    let Some(totp_secret) = candor_core::totp::from_base32(&form.secret).filter(|k| k.len() >= 16)
+    else {
+        return account_page(
+            &app,
+            &s,
+            vec!["The key in the form was damaged; reload the page and scan the new code.".into()],
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    match app.auth().enable_totp(&s.operator, &totp_secret, &form.code, &source(&addr)).await {
+        Ok(Some(codes)) => account_page(&app, &s, vec![], Some(codes), StatusCode::OK).await,
+        Ok(None) => account_page(&app, &s, vec!["That code does not match the key; scan the code again and enter the number the app shows now.".into()], None, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(e) => internal(e),
     }
 }

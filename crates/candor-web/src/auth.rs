@@ -38,6 +38,23 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// The longest password accepted (Argon2 takes any length; this bounds the work per request).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
+/// Wrong second-factor codes per operator before the second step must wait.
+pub const SECOND_FACTOR_POLICY: ThrottlePolicy = ThrottlePolicy {
+    max_failures: 5,
+    window_ms: 15 * 60 * 1000,
+    lockout_ms: 15 * 60 * 1000,
+};
+/// Recovery codes made at enrolment.
+pub const RECOVERY_CODES: usize = 10;
+
+/// A recovery code as stored: uppercase, without separators.
+pub fn normalise_recovery_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
 /// Failures per source address before it must wait.
 pub const ADDRESS_POLICY: ThrottlePolicy = ThrottlePolicy {
     max_failures: 10,
@@ -243,14 +260,21 @@ impl Auth {
                 self.store
                     .clear_failures(&[address_key, account_key])
                     .await?;
+                // With two-step sign-in on, the session can do nothing until the code is given.
+                let second_factor = self.store.totp(op.id).await?.is_some();
                 let audit = NewAuditEvent {
                     actor: format!("operator:{}", op.id),
-                    action: "sign_in".into(),
+                    action: if second_factor {
+                        "sign_in_password_ok"
+                    } else {
+                        "sign_in"
+                    }
+                    .into(),
                     target: format!("operator:{}", op.id),
                     source_addr: source.to_string(),
                 };
                 self.store.record_audit(&[audit], now).await?;
-                let secret = self.start_session(op.id).await?;
+                let secret = self.start_session(op.id, second_factor).await?;
                 Ok((secret, op))
             }
             _ => {
@@ -281,13 +305,128 @@ impl Auth {
     }
 
     /// Starts a new session; returns its secret (the cookie value).
-    pub async fn start_session(&self, operator_id: i64) -> Result<String, StoreError> {
+    pub async fn start_session(
+        &self,
+        operator_id: i64,
+        second_factor_pending: bool,
+    ) -> Result<String, StoreError> {
         let secret = new_secret().map_err(StoreError::Invalid)?;
         let csrf = new_secret().map_err(StoreError::Invalid)?;
         self.store
-            .create_session(&secret_hash(&secret), operator_id, &csrf, self.clock.now())
+            .create_session(
+                &secret_hash(&secret),
+                operator_id,
+                &csrf,
+                second_factor_pending,
+                self.clock.now(),
+            )
             .await?;
         Ok(secret)
+    }
+
+    /// Completes a sign-in that owes its second factor: a TOTP code (each step accepted once)
+    /// or an unused recovery code. Five wrong codes within 15 minutes lock the second step for
+    /// 15 minutes.
+    pub async fn second_factor(
+        &self,
+        session_secret: &str,
+        session: &Session,
+        code: &str,
+        source: IpAddr,
+    ) -> Result<(), SignInError> {
+        let now = self.clock.now();
+        let now_ms = to_ms(now);
+        let operator = &session.operator;
+        let key = format!("second-factor:{}", operator.id);
+        let locked = self.store.locked_until(std::slice::from_ref(&key)).await?;
+        if locked > now_ms {
+            return Err(SignInError::Throttled {
+                minutes: (locked - now_ms + 59_999) / 60_000,
+            });
+        }
+        let event = |action: &str| NewAuditEvent {
+            actor: format!("operator:{}", operator.id),
+            action: action.into(),
+            target: format!("operator:{}", operator.id),
+            source_addr: source.to_string(),
+        };
+        let Some((secret, last_step)) = self.store.totp(operator.id).await? else {
+            return Err(SignInError::Rejected);
+        };
+        let unix = now.unix_timestamp();
+        let accepted = match candor_core::totp::verify(&secret, code, unix, last_step) {
+            // The store accepts a step only once, even for two requests at the same moment.
+            Some(step) => self.store.accept_totp_step(operator.id, step).await?,
+            None => {
+                let normalised = normalise_recovery_code(code);
+                !normalised.is_empty()
+                    && self
+                        .store
+                        .use_recovery_code(operator.id, &secret_hash(&normalised), now)
+                        .await?
+            }
+        };
+        if accepted {
+            self.store
+                .clear_failures(std::slice::from_ref(&key))
+                .await?;
+            self.store
+                .complete_second_factor(&secret_hash(session_secret), now)
+                .await?;
+            self.store.record_audit(&[event("sign_in")], now).await?;
+            return Ok(());
+        }
+        let locked = self
+            .store
+            .record_failure(
+                std::slice::from_ref(&key),
+                SECOND_FACTOR_POLICY,
+                now,
+                Some(&event("second_factor_failed")),
+            )
+            .await?;
+        if locked > now_ms {
+            return Err(SignInError::Throttled {
+                minutes: (locked - now_ms + 59_999) / 60_000,
+            });
+        }
+        Err(SignInError::Rejected)
+    }
+
+    /// Turns two-step sign-in on after checking a first code from the new secret; returns the
+    /// recovery codes (shown once).
+    pub async fn enable_totp(
+        &self,
+        operator: &Operator,
+        secret: &[u8],
+        code: &str,
+        source: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let now = self.clock.now();
+        let Some(step) = candor_core::totp::verify(secret, code, now.unix_timestamp(), None) else {
+            return Ok(None);
+        };
+        let mut codes = Vec::new();
+        let mut hashes = Vec::new();
+        for _ in 0..RECOVERY_CODES {
+            let mut bytes = [0u8; 7];
+            getrandom::fill(&mut bytes).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let code = candor_core::totp::base32(&bytes);
+            let code = code.chars().take(10).collect::<String>();
+            hashes.push(secret_hash(&code));
+            codes.push(format!("{}-{}", &code[..5], &code[5..]));
+        }
+        let audit = NewAuditEvent {
+            actor: format!("operator:{}", operator.id),
+            action: "totp_enabled".into(),
+            target: format!("operator:{}", operator.id),
+            source_addr: source.into(),
+        };
+        // The enrolment code's step counts as used.
+        self.store
+            .enable_totp(operator.id, secret, step, &hashes, &audit, now)
+            .await?;
+        Ok(Some(codes))
     }
 
     /// The session behind a cookie value, if it is live.

@@ -688,3 +688,200 @@ async fn the_audit_trail_is_committed_to_the_log_as_digests_without_personal_dat
         items.clear();
     }
 }
+
+#[tokio::test]
+async fn two_step_sign_in_with_totp_codes_used_once_and_recovery_codes() {
+    use candor_core::totp;
+    let site = tiny_site();
+    let server = Server::start(site.path(), &[]).await;
+    let token = create_owner(site.path(), &server, "owner@tiny.example").await;
+    post_form(
+        &server,
+        "/admin/set-password",
+        "",
+        &[
+            ("token", &token),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ],
+    )
+    .await;
+    let cookie = session_cookie(&sign_in(&server, "owner@tiny.example", PASSWORD, None).await);
+
+    // Enrol: the page shows a fresh key and its QR code, drawn inline.
+    let (status, page) = get_page(&server, "/admin/account", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<svg") && page.contains("QR code for your authenticator app"));
+    let csrf = field(&page, "csrf");
+    let key = field(&page, "secret");
+    let secret = totp::from_base32(&key).unwrap();
+    let now = || time::OffsetDateTime::now_utc().unix_timestamp();
+    let code = |step: i64| format!("{:06}", totp::code_at(&secret, step));
+    let (status, _) = post_form(
+        &server,
+        "/admin/account/totp",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("secret", &key),
+            ("code", "000000"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert!(
+        status == 422 || status == 200,
+        "a wrong code is refused (unless it happens to be right)"
+    );
+    let enrol_code = code(totp::step_of(now()));
+    let (status, _) = post_form(
+        &server,
+        "/admin/account/totp",
+        &cookie,
+        &[("csrf", &csrf), ("secret", &key), ("code", &enrol_code)],
+    )
+    .await;
+    assert_eq!(status, 401, "turning it on needs the password");
+    let (status, page) = post_form(
+        &server,
+        "/admin/account/totp",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("secret", &key),
+            ("code", &enrol_code),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let codes: Vec<String> = page
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| w.len() == 11 && w.as_bytes()[5] == b'-')
+        .map(String::from)
+        .collect();
+    assert_eq!(codes.len(), 10, "ten recovery codes shown once: {page}");
+
+    // Signing in now needs the second step; the half-signed-in session can do nothing else.
+    let start = |server: &Server| {
+        let url = server.url("/admin/sign-in");
+        async move {
+            let r = http()
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(encode_form(&[
+                    ("email", "owner@tiny.example"),
+                    ("password", PASSWORD),
+                ]))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 303);
+            assert_eq!(r.headers()["location"], "/admin/sign-in/second-factor");
+            session_cookie(&r)
+        }
+    };
+    let half = start(&server).await;
+    let r = http()
+        .get(server.url("/admin/users"))
+        .header("cookie", &half)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/admin/sign-in/second-factor");
+    let (_, form) = get_page(&server, "/admin/sign-in/second-factor", &half).await;
+    let half_csrf = field(&form, "csrf");
+    let (status, _) = post_form(
+        &server,
+        "/admin/sign-in/second-factor",
+        &half,
+        &[("csrf", &half_csrf), ("code", &enrol_code)],
+    )
+    .await;
+    assert_eq!(status, 401, "the enrolment code was already used");
+    let next = code(totp::step_of(now()) + 1);
+    let (status, _) = post_form(
+        &server,
+        "/admin/sign-in/second-factor",
+        &half,
+        &[("csrf", &half_csrf), ("code", &next)],
+    )
+    .await;
+    assert_eq!(
+        status, 303,
+        "the next step's code is within the drift window"
+    );
+    assert_eq!(
+        get_page(&server, "/admin/users", &half).await.0,
+        200,
+        "fully signed in"
+    );
+
+    // The same code never works twice; a recovery code works once.
+    let again = start(&server).await;
+    let (_, form) = get_page(&server, "/admin/sign-in/second-factor", &again).await;
+    let again_csrf = field(&form, "csrf");
+    let (status, _) = post_form(
+        &server,
+        "/admin/sign-in/second-factor",
+        &again,
+        &[("csrf", &again_csrf), ("code", &next)],
+    )
+    .await;
+    assert_eq!(status, 401, "a TOTP code is accepted once");
+    let lower = codes[0].to_lowercase();
+    let (status, _) = post_form(
+        &server,
+        "/admin/sign-in/second-factor",
+        &again,
+        &[("csrf", &again_csrf), ("code", &lower)],
+    )
+    .await;
+    assert_eq!(status, 303, "a recovery code (any case) works");
+    let third = start(&server).await;
+    let (_, form) = get_page(&server, "/admin/sign-in/second-factor", &third).await;
+    let third_csrf = field(&form, "csrf");
+    let (status, _) = post_form(
+        &server,
+        "/admin/sign-in/second-factor",
+        &third,
+        &[("csrf", &third_csrf), ("code", &codes[0])],
+    )
+    .await;
+    assert_eq!(status, 401, "a recovery code works once");
+
+    // Guessing codes is throttled: five wrong ones lock the second step.
+    let mut last = StatusCode::OK;
+    for guess in ["111111", "222222", "333333", "444444"] {
+        last = post_form(
+            &server,
+            "/admin/sign-in/second-factor",
+            &third,
+            &[("csrf", &third_csrf), ("code", guess)],
+        )
+        .await
+        .0;
+    }
+    assert_eq!(last, 429, "locked after five wrong codes");
+    let (status, _) = post_form(
+        &server,
+        "/admin/sign-in/second-factor",
+        &third,
+        &[("csrf", &third_csrf), ("code", &codes[1])],
+    )
+    .await;
+    assert_eq!(status, 429, "even a right code waits while locked");
+
+    let (_, trail) = get_page(&server, "/admin/audit", &half).await;
+    for action in [
+        "totp_enabled",
+        "sign_in_password_ok",
+        "second_factor_failed",
+    ] {
+        assert!(
+            trail.contains(&format!("<td>{action}</td>")),
+            "{action} missing"
+        );
+    }
+}

@@ -209,7 +209,7 @@ OUT=$REPO/bench/out/verify-full-$STAMP.txt
     else
         echo "first start (the reused log was integrated and signed before: a rebuild, like a restart): $(secs "$FIRST_NS") s, peak RSS $((FIRST_RSS_KB / 1024)) MB"
     fi
-    echo "restarts (rebuild the tree from $ENTRIES leaf hashes): ${RESTART_S[*]} s, median $RESTART_MED s, peak RSS $((RESTART_RSS_KB / 1024)) MB"
+    echo "restarts (resume the tree of $ENTRIES leaves from the stored tiles): ${RESTART_S[*]} s, median $RESTART_MED s, peak RSS $((RESTART_RSS_KB / 1024)) MB"
     echo "verify --full wall: ${VERIFY_S[*]} s, median $VERIFY_MED s (target < $MAX_VERIFY_S s: $MET)"
     echo "verify --full CPU (user+sys): ${VERIFY_CPU[*]} s; server CPU during the verify runs and the last start: $SERVER_CPU s"
     echo "command: $BIN verify $URL --key <vkey> --state <new dir> --full"

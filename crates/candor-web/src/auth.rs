@@ -117,7 +117,8 @@ pub struct Auth {
     clock: Arc<dyn Clock>,
     argon2: Argon2<'static>,
     /// A hash of a random password: unknown accounts are checked against it.
-    dummy_hash: String,
+    /// Made on the first sign-in (off the runtime), not at start: starting stays instant.
+    dummy_hash: tokio::sync::OnceCell<String>,
     /// Bounds concurrent Argon2 work, so a flood of sign-ins cannot starve everything else.
     hashing: tokio::sync::Semaphore,
     /// One password check at a time per source address: many parallel attempts from one
@@ -140,20 +141,34 @@ impl Auth {
     ) -> Result<Arc<Auth>, String> {
         let params = Params::new(memory_kib, passes, 1, None).map_err(|e| e.to_string())?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let dummy = new_secret()?;
-        let dummy_hash = argon2
-            .hash_password(dummy.as_bytes())
-            .map_err(|e| e.to_string())?
-            .to_string();
         let permits = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Arc::new(Auth {
             store,
             clock,
             argon2,
-            dummy_hash,
+            dummy_hash: tokio::sync::OnceCell::new(),
             hashing: tokio::sync::Semaphore::new(permits),
             per_address: std::sync::Mutex::new(std::collections::HashMap::new()),
         }))
+    }
+
+    /// The hash unknown accounts are checked against (of a random password nobody knows).
+    async fn dummy_hash(&self) -> Result<String, String> {
+        self.dummy_hash
+            .get_or_try_init(|| async {
+                let dummy = new_secret()?;
+                let argon2 = self.argon2.clone();
+                tokio::task::spawn_blocking(move || {
+                    argon2
+                        .hash_password(dummy.as_bytes())
+                        .map(|h| h.to_string())
+                        .map_err(|e| e.to_string())
+                })
+                .await
+                .map_err(|e| e.to_string())?
+            })
+            .await
+            .cloned()
     }
 
     /// The store.
@@ -244,12 +259,14 @@ impl Auth {
             });
         }
         let operator = self.store.operator_by_email(&email_key).await?;
-        let (hash, usable) = match &operator {
-            Some(op) if op.disabled_at.is_none() => match &op.password_hash {
-                Some(h) => (h.clone(), true),
-                None => (self.dummy_hash.clone(), false),
-            },
-            _ => (self.dummy_hash.clone(), false),
+        let real = operator
+            .as_ref()
+            .filter(|op| op.disabled_at.is_none())
+            .and_then(|op| op.password_hash.clone());
+        let usable = real.is_some();
+        let hash = match real {
+            Some(h) => h,
+            None => self.dummy_hash().await.map_err(SignInError::Hash)?,
         };
         let matches = self
             .verify_password(password, &hash)

@@ -31,6 +31,20 @@ pub struct ConfigFile {
     pub log: LogSection,
     /// An embedded witness.
     pub witness: Option<WitnessSection>,
+    /// OpenID Connect sign-in for operators.
+    pub oidc: Option<OidcSection>,
+}
+
+/// `[oidc]`: operators may sign in with this OpenID Connect provider.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSection {
+    /// The issuer URL (https; http only on loopback).
+    pub issuer: Spanned<String>,
+    /// The client id registered with the provider.
+    pub client_id: Spanned<String>,
+    /// The button's label, e.g. "Acme SSO".
+    pub label: Option<String>,
 }
 
 /// `[log]`
@@ -116,6 +130,8 @@ pub struct Overrides {
     pub public_url: Option<String>,
     /// `CANDOR_DATABASE_URL`.
     pub database_url: Option<SecretString>,
+    /// `CANDOR_OIDC_CLIENT_SECRET` (never in the config file, which is kept in git).
+    pub oidc_client_secret: Option<SecretString>,
 }
 
 /// A string that never shows in `Debug` or logs (passwords inside database URLs).
@@ -253,6 +269,21 @@ pub struct Settings {
     pub witnesses: Vec<WitnessTarget>,
     /// The embedded witness, if configured.
     pub embedded_witness: Option<EmbeddedWitness>,
+    /// OpenID Connect sign-in, if configured.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// OpenID Connect sign-in settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcConfig {
+    /// The issuer URL.
+    pub issuer: String,
+    /// The client id.
+    pub client_id: String,
+    /// The client secret, from `CANDOR_OIDC_CLIENT_SECRET` (none: a public client with PKCE).
+    pub client_secret: Option<SecretString>,
+    /// The sign-in button's label.
+    pub label: String,
 }
 
 /// A witness the log submits to.
@@ -453,6 +484,37 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
             )),
         }
     }
+    let oidc = file.oidc.as_ref().and_then(|o| {
+        let issuer = o.issuer.get_ref().trim_end_matches('/').to_owned();
+        let ok = issuer.starts_with("https://")
+            || issuer.starts_with("http://127.")
+            || issuer.starts_with("http://localhost")
+            || issuer.starts_with("http://[::1]");
+        if !ok {
+            problems.push(Diagnostic::in_file(
+                path,
+                at(o.issuer.span()),
+                Some("oidc.issuer"),
+                "the issuer must be an https:// URL (http:// only on a loopback address)",
+            ));
+            return None;
+        }
+        if o.client_id.get_ref().trim().is_empty() {
+            problems.push(Diagnostic::in_file(
+                path,
+                at(o.client_id.span()),
+                Some("oidc.client_id"),
+                "the client id must not be empty",
+            ));
+            return None;
+        }
+        Some(OidcConfig {
+            issuer,
+            client_id: o.client_id.get_ref().trim().to_owned(),
+            client_secret: overrides.oidc_client_secret.clone(),
+            label: o.label.clone().unwrap_or_else(|| "single sign-on".into()),
+        })
+    });
     let embedded_witness = file.witness.as_ref().map(|w| EmbeddedWitness {
         name: w.name.get_ref().clone(),
         follow: w.follow.clone(),
@@ -487,6 +549,7 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
             log_key_file,
             witnesses,
             embedded_witness,
+            oidc,
         }),
         _ => Err(problems),
     }

@@ -253,6 +253,33 @@ pub trait Identity: Send + Sync {
         id_hash: &[u8; 32],
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Stores a pending OpenID Connect sign-in under its state (dropping ones older than an
+    /// hour).
+    fn save_oidc_pending(
+        &self,
+        state: &str,
+        pending_json: &str,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Takes (deletes and returns) the pending sign-in stored under a state.
+    fn take_oidc_pending(
+        &self,
+        state: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// The operator linked to this OpenID Connect identity.
+    fn operator_by_oidc(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> impl Future<Output = Result<Option<Operator>, StoreError>> + Send;
+    /// Links an operator (not yet linked) to an OpenID Connect identity; false when it was
+    /// linked to another one already.
+    fn link_oidc(
+        &self,
+        operator_id: i64,
+        issuer: &str,
+        subject: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Records a fresh password entry in the session.
     fn reauthenticate(
         &self,
@@ -751,6 +778,54 @@ macro_rules! impl_identity {
                 Ok(())
             }
 
+            async fn save_oidc_pending(&self, state: &str, pending_json: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+                let mut tx = self.$begin().await?;
+                sqlx::query("DELETE FROM oidc_pending WHERE created_at_ms < $1")
+                    .bind(crate::to_ms(at) - 3_600_000)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO oidc_pending (state, pending, created_at_ms) VALUES ($1, $2, $3)")
+                    .bind(state)
+                    .bind(pending_json)
+                    .bind(crate::to_ms(at))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn take_oidc_pending(&self, state: &str) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::query_scalar("DELETE FROM oidc_pending WHERE state = $1 RETURNING pending")
+                    .bind(state)
+                    .fetch_optional(&self.$write)
+                    .await?)
+            }
+
+            async fn operator_by_oidc(&self, issuer: &str, subject: &str) -> Result<Option<Operator>, StoreError> {
+                let row: Option<OperatorRow> = sqlx::query_as(
+                    "SELECT id, email, role, password_hash, created_at_ms, disabled_at_ms FROM operators
+                     WHERE oidc_issuer = $1 AND oidc_subject = $2",
+                )
+                .bind(issuer)
+                .bind(subject)
+                .fetch_optional(&self.$read)
+                .await?;
+                Ok(row.map(operator_from))
+            }
+
+            async fn link_oidc(&self, operator_id: i64, issuer: &str, subject: &str) -> Result<bool, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE operators SET oidc_issuer = $1, oidc_subject = $2 WHERE id = $3 AND oidc_subject IS NULL",
+                )
+                .bind(issuer)
+                .bind(subject)
+                .bind(operator_id)
+                .execute(&self.$write)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
             async fn reauthenticate(
                 &self,
                 id_hash: &[u8; 32],
@@ -1190,6 +1265,32 @@ impl Identity for Store {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         delegate!(self, complete_second_factor(id_hash, now))
+    }
+    async fn save_oidc_pending(
+        &self,
+        state: &str,
+        pending_json: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        delegate!(self, save_oidc_pending(state, pending_json, at))
+    }
+    async fn take_oidc_pending(&self, state: &str) -> Result<Option<String>, StoreError> {
+        delegate!(self, take_oidc_pending(state))
+    }
+    async fn operator_by_oidc(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<Operator>, StoreError> {
+        delegate!(self, operator_by_oidc(issuer, subject))
+    }
+    async fn link_oidc(
+        &self,
+        operator_id: i64,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<bool, StoreError> {
+        delegate!(self, link_oidc(operator_id, issuer, subject))
     }
     async fn reauthenticate(
         &self,

@@ -48,6 +48,8 @@ pub fn routes() -> axum::Router<Arc<App>> {
             get(second_factor_form).post(second_factor),
         )
         .route("/admin/account", get(account))
+        .route("/admin/oidc/start", get(oidc_start))
+        .route("/admin/oidc/callback", get(oidc_callback))
         .route("/admin/account/totp", post(enable_totp))
 }
 
@@ -77,6 +79,7 @@ struct SignInPage {
     notices: Vec<String>,
     errors: Vec<String>,
     email: String,
+    oidc_label: Option<String>,
 }
 
 #[derive(Template)]
@@ -425,6 +428,7 @@ async fn sign_in_form(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
             notices: p.notices,
             errors: p.errors,
             email: String::new(),
+            oidc_label: app.oidc().map(|o| o.label.clone()),
         }
         .render(),
     )
@@ -491,6 +495,7 @@ async fn sign_in(
                         notices: p.notices,
                         errors: vec![format!("{}.", capitalise(&e.to_string()))],
                         email: form.email,
+                        oidc_label: app.oidc().map(|o| o.label.clone()),
                     }
                     .render(),
                 );
@@ -508,6 +513,7 @@ async fn sign_in(
             notices: p.notices,
             errors: p.errors,
             email: form.email,
+            oidc_label: app.oidc().map(|o| o.label.clone()),
         }
         .render(),
     );
@@ -1644,4 +1650,196 @@ async fn enable_totp(
         Ok(None) => account_page(&app, &s, vec!["That code does not match the key; scan the code again and enter the number the app shows now.".into()], None, StatusCode::UNPROCESSABLE_ENTITY).await,
         Err(e) => internal(e),
     }
+}
+
+// ---- OpenID Connect ------------------------------------------------------------------------
+
+async fn oidc_start(State(app): State<Arc<App>>) -> Response {
+    let Some(oidc) = app.oidc() else {
+        return (StatusCode::NOT_FOUND, "single sign-on is not configured\n").into_response();
+    };
+    if !cookies_allowed(&app) {
+        return (
+            StatusCode::FORBIDDEN,
+            "signing in needs an https public_url\n",
+        )
+            .into_response();
+    }
+    let client = match oidc.client().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "the OpenID Connect provider cannot be reached");
+            return (
+                StatusCode::BAD_GATEWAY,
+                format!("the sign-on provider cannot be reached right now: {e}\n"),
+            )
+                .into_response();
+        }
+    };
+    let now = app.auth().clock().now();
+    let (url, pending) = match client.begin(now) {
+        Ok(b) => b,
+        Err(e) => return internal(e),
+    };
+    let json = match serde_json::to_string(&pending) {
+        Ok(j) => j,
+        Err(e) => return internal(e),
+    };
+    if let Err(e) = app
+        .auth()
+        .store()
+        .save_oidc_pending(pending.state(), &json, now)
+        .await
+    {
+        return internal(e);
+    }
+    let mut response = Redirect::to(&url).into_response();
+    no_store(&mut response);
+    response
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    #[serde(default)]
+    state: String,
+    code: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn oidc_callback(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let Some(oidc) = app.oidc() else {
+        return (StatusCode::NOT_FOUND, "single sign-on is not configured\n").into_response();
+    };
+    let store = app.auth().store();
+    let now = app.auth().clock().now();
+    let refuse = |app: &App, problem: String| {
+        let p = page(app, "sign-in", None);
+        let mut response = html(
+            SignInPage {
+                chrome: p.chrome,
+                me: None,
+                section: p.section,
+                notices: p.notices,
+                errors: vec![problem],
+                email: String::new(),
+                oidc_label: app.oidc().map(|o| o.label.clone()),
+            }
+            .render(),
+        );
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        response
+    };
+    // The pending sign-in is taken whatever happens next: a callback works at most once.
+    let pending = match store.take_oidc_pending(&q.state).await {
+        Ok(Some(json)) => serde_json::from_str::<candor_oidc::PendingLogin>(&json).ok(),
+        Ok(None) => None,
+        Err(e) => return internal(e),
+    };
+    let failed = |reason: String| NewAuditEvent {
+        actor: "anonymous".into(),
+        action: "sign_in_failed".into(),
+        target: format!("oidc:{}", truncate(&reason)),
+        source_addr: source(&addr),
+    };
+    let Some(pending) = pending else {
+        return refuse(
+            &app,
+            "This sign-on link is not valid any more (used, expired or unknown); start again."
+                .into(),
+        );
+    };
+    let identity = match (&q.code, &q.error) {
+        (_, Some(error)) => Err(candor_oidc::OidcError::authorization_refused(
+            error,
+            q.error_description.as_deref(),
+        )),
+        (Some(code), None) => match oidc.client().await {
+            Ok(client) => client.complete(pending, &q.state, code, now).await,
+            Err(e) => Err(e),
+        },
+        (None, None) => Err(candor_oidc::OidcError::authorization_refused(
+            "no code", None,
+        )),
+    };
+    let identity = match identity {
+        Ok(identity) => identity,
+        Err(e) => {
+            tracing::warn!(error = %e, "an OpenID Connect sign-in was refused");
+            let _ = store.record_audit(&[failed(e.to_string())], now).await;
+            return refuse(&app, format!("Single sign-on failed: {e}"));
+        }
+    };
+    // Accounts are keyed on (issuer, subject); the first sign-in links an operator whose email
+    // the provider has verified.
+    let operator = match store
+        .operator_by_oidc(&identity.issuer, &identity.subject)
+        .await
+    {
+        Ok(Some(op)) => Some(op),
+        Ok(None) => {
+            let email = identity
+                .email
+                .as_deref()
+                .filter(|_| identity.email_verified)
+                .and_then(normalise_email);
+            match email {
+                Some(email) => match store.operator_by_email(&email).await {
+                    Ok(Some(op)) => match store
+                        .link_oidc(op.id, &identity.issuer, &identity.subject)
+                        .await
+                    {
+                        Ok(true) => Some(op),
+                        Ok(false) => None,
+                        Err(e) => return internal(e),
+                    },
+                    Ok(None) => None,
+                    Err(e) => return internal(e),
+                },
+                None => None,
+            }
+        }
+        Err(e) => return internal(e),
+    };
+    let Some(operator) = operator.filter(|o| o.disabled_at.is_none()) else {
+        let _ = store
+            .record_audit(&[failed("no operator for this identity".into())], now)
+            .await;
+        return refuse(&app, "Your sign-on account is not an operator here (or its email is not verified). Ask an owner to invite you.".into());
+    };
+    let audit = NewAuditEvent {
+        actor: format!("operator:{}", operator.id),
+        action: "sign_in_oidc".into(),
+        target: format!("operator:{}", operator.id),
+        source_addr: source(&addr),
+    };
+    if let Err(e) = store.record_audit(&[audit], now).await {
+        return internal(e);
+    }
+    // An operator who turned on two-step sign-in gives the code here too.
+    let second_factor = match store.totp(operator.id).await {
+        Ok(t) => t.is_some(),
+        Err(e) => return internal(e),
+    };
+    let secret = match app.auth().start_session(operator.id, second_factor).await {
+        Ok(s) => s,
+        Err(e) => return internal(e),
+    };
+    let next = if second_factor {
+        "/admin/sign-in/second-factor"
+    } else {
+        "/admin"
+    };
+    let mut response = Redirect::to(next).into_response();
+    set_cookie(
+        &app,
+        &mut response,
+        &secret,
+        crate::auth::SESSION_ABSOLUTE.whole_seconds(),
+    );
+    response
 }

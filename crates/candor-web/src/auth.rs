@@ -564,3 +564,42 @@ pub fn check_new_password(password: &str) -> Result<(), String> {
 pub fn parse_role(text: &str) -> Option<Role> {
     Role::parse(text)
 }
+
+/// OpenID Connect sign-in for operators. The provider is discovered on first use (a provider
+/// that is down at start does not keep Candor from starting, and a later sign-in retries).
+pub struct OidcSignIn {
+    settings: candor_oidc::OidcSettings,
+    /// The sign-in button's label.
+    pub label: String,
+    client: tokio::sync::OnceCell<candor_oidc::OidcClient>,
+}
+
+impl OidcSignIn {
+    /// From the config and the public URL (the callback is `<public_url>/admin/oidc/callback`).
+    pub fn new(config: &candor_core::config::OidcConfig, public_url: &str) -> OidcSignIn {
+        let redirect = format!("{}/admin/oidc/callback", public_url.trim_end_matches('/'));
+        let mut settings = candor_oidc::OidcSettings::new(
+            config.issuer.clone(),
+            config.client_id.clone(),
+            redirect,
+        );
+        if let Some(secret) = &config.client_secret {
+            settings = settings.with_client_secret(secret.clone());
+        }
+        OidcSignIn {
+            settings,
+            label: config.label.clone(),
+            client: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The discovered client.
+    pub async fn client(&self) -> Result<&candor_oidc::OidcClient, candor_oidc::OidcError> {
+        self.client
+            .get_or_try_init(|| async {
+                let http = candor_oidc::http_client()?;
+                candor_oidc::OidcClient::discover(self.settings.clone(), http).await
+            })
+            .await
+    }
+}

@@ -86,6 +86,7 @@ pub struct App {
     metrics: Metrics,
     log: Arc<log::LogService>,
     auth: Arc<auth::Auth>,
+    oidc: Option<Arc<auth::OidcSignIn>>,
 }
 
 impl App {
@@ -112,6 +113,11 @@ impl App {
             metrics: Metrics::new(),
             log,
             auth,
+            oidc: site
+                .settings
+                .oidc
+                .as_ref()
+                .map(|c| Arc::new(auth::OidcSignIn::new(c, site.settings.public_url.as_str()))),
         });
         app.log.wake();
         app.compress_in_background();
@@ -169,6 +175,11 @@ impl App {
     /// Operator authentication.
     pub fn auth(&self) -> &Arc<auth::Auth> {
         &self.auth
+    }
+
+    /// OpenID Connect sign-in, when configured.
+    pub fn oidc(&self) -> Option<&Arc<auth::OidcSignIn>> {
+        self.oidc.as_ref()
     }
 
     /// The route table.

@@ -219,6 +219,7 @@ async fn scenario(
 }
 
 fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let attack_s: u64 = std::env::var("ATTACK_S")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -216,6 +216,10 @@ impl StateArgs {
                 .ok()
                 .filter(|v| !v.is_empty())
                 .map(SecretString::new),
+            oidc_client_secret: std::env::var("CANDOR_OIDC_CLIENT_SECRET")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(SecretString::new),
         }
     }
 }

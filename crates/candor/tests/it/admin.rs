@@ -885,3 +885,131 @@ async fn two_step_sign_in_with_totp_codes_used_once_and_recovery_codes() {
         );
     }
 }
+
+#[tokio::test]
+async fn operators_sign_in_with_openid_connect_and_forged_responses_fail() {
+    use candor_oidc::testing::{Fault, TestProvider, TestUser};
+    let provider = TestProvider::builder()
+        .client_secret("provider-secret-value")
+        .redirect_url("http://127.0.0.1:1/admin/oidc/callback")
+        .user(TestUser {
+            subject: "okta-123".into(),
+            email: Some("SSO@Tiny.example".into()),
+            email_verified: true,
+            name: None,
+        })
+        .start()
+        .await
+        .unwrap();
+    let site = tiny_site();
+    crate::support::write(
+        site.path(),
+        "candor.toml",
+        &format!(
+            "version = 1\n[site]\nname = \"Tiny Trust\"\n[oidc]\nissuer = \"{}\"\nclient_id = \"{}\"\nlabel = \"Tiny SSO\"\n",
+            provider.issuer(),
+            provider.settings().client_id
+        ),
+    );
+    let server = Server::start(
+        site.path(),
+        &[("CANDOR_OIDC_CLIENT_SECRET", "provider-secret-value")],
+    )
+    .await;
+    provider.set_redirect_url(server.url("/admin/oidc/callback"));
+    let out = candor(
+        &[
+            "admin",
+            "create",
+            "--config",
+            site.path().join("candor.toml").to_str().unwrap(),
+            "--data-dir",
+            server.data_dir.to_str().unwrap(),
+            "--email",
+            "sso@tiny.example",
+            "--role",
+            "auditor",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    let form = http()
+        .get(server.url("/admin/sign-in"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("Sign in with Tiny SSO"));
+
+    // Through the provider and back: a session, no password involved.
+    let round_trip = || async {
+        let start = http()
+            .get(server.url("/admin/oidc/start"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(start.status(), 303);
+        let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+        assert!(authorize.starts_with(provider.issuer()), "{authorize}");
+        let callback = provider.approve(&authorize).await.unwrap();
+        let back = http().get(&callback.url).send().await.unwrap();
+        (callback.url, back)
+    };
+    let (callback, back) = round_trip().await;
+    assert_eq!(back.status(), 303, "{}", back.text().await.unwrap());
+    assert_eq!(back.headers()["location"], "/admin");
+    let cookie = session_cookie(&back);
+    let (status, dashboard) = get_page(&server, "/admin", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(dashboard.contains("sso@tiny.example"));
+    // The same callback twice: refused.
+    let replay = http().get(&callback).send().await.unwrap();
+    assert_eq!(replay.status(), 401);
+
+    // Forged responses are refused with a reason, and nothing is signed in.
+    for fault in [
+        Fault::WrongNonce,
+        Fault::WrongIssuer,
+        Fault::WrongAudience,
+        Fault::BadSignature,
+    ] {
+        provider.set_fault(fault);
+        let (_, back) = round_trip().await;
+        assert_eq!(back.status(), 401, "{fault:?}");
+        assert!(back.headers().get("set-cookie").is_none(), "{fault:?}");
+        assert!(
+            back.text().await.unwrap().contains("Single sign-on failed"),
+            "{fault:?}"
+        );
+    }
+    provider.clear_fault();
+
+    // An identity that is not an operator, or whose email is not verified, gets nothing.
+    for user in [
+        TestUser {
+            subject: "okta-999".into(),
+            email: Some("stranger@tiny.example".into()),
+            email_verified: true,
+            name: None,
+        },
+        TestUser {
+            subject: "okta-998".into(),
+            email: Some("sso@tiny.example".into()),
+            email_verified: false,
+            name: None,
+        },
+    ] {
+        provider.set_user(user);
+        let (_, back) = round_trip().await;
+        assert_eq!(back.status(), 401);
+        assert!(back.text().await.unwrap().contains("not an operator"));
+    }
+    let (_, trail) = get_page(&server, "/admin/audit", &cookie).await;
+    assert!(trail.contains("<td>sign_in_oidc</td>") && trail.contains("oidc:"));
+    assert!(
+        !server.stderr().contains("provider-secret-value"),
+        "the client secret never shows in logs"
+    );
+}

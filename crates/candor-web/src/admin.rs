@@ -26,6 +26,9 @@ use crate::App;
 use crate::auth::{MIN_PASSWORD_CHARS, SignInError, secret_hash, secrets_equal};
 use crate::render::Chrome;
 
+/// The largest admin form body accepted, in bytes.
+pub const ADMIN_FORM_LIMIT: usize = 16 * 1024;
+
 /// The admin routes.
 pub fn routes() -> axum::Router<Arc<App>> {
     axum::Router::new()
@@ -50,6 +53,8 @@ pub fn routes() -> axum::Router<Arc<App>> {
         .route("/admin/account", get(account))
         .route("/admin/oidc/start", get(oidc_start))
         .route("/admin/oidc/callback", get(oidc_callback))
+        // Admin forms are small; a larger body is refused (413) before anything reads it.
+        .layer(axum::extract::DefaultBodyLimit::max(ADMIN_FORM_LIMIT))
         .route("/admin/account/totp", post(enable_totp))
 }
 

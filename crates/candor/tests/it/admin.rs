@@ -1013,3 +1013,106 @@ async fn operators_sign_in_with_openid_connect_and_forged_responses_fail() {
         "the client secret never shows in logs"
     );
 }
+
+#[tokio::test]
+async fn sessions_time_out_and_expired_tokens_stop_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&Database::Sqlite(dir.path().join("candor.db")))
+        .await
+        .unwrap();
+    let t0 = datetime!(2026-11-30 12:00 UTC);
+    let audit = NewAuditEvent {
+        actor: "system".into(),
+        action: "operator_created:owner".into(),
+        target: String::new(),
+        source_addr: "test".into(),
+    };
+    let owner = store
+        .create_operator("owner@tiny.example", "owner", t0, &audit)
+        .await
+        .unwrap();
+    let auth = auth_at(&store, t0).await;
+    let session = auth.start_session(owner.id, false).await.unwrap();
+    let (_, token) = auth
+        .create_token(
+            "short-lived",
+            &[candor_core::identity::Scope::Read],
+            Some(1),
+            &owner,
+            "test",
+        )
+        .await
+        .unwrap();
+    assert!(auth.session(&session).await.unwrap().is_some());
+    assert!(auth.token(&token).await.unwrap().is_some());
+
+    // Idle for more than 2 hours: the session is gone.
+    let idle = auth_at(&store, t0 + time::Duration::minutes(121)).await;
+    assert!(idle.session(&session).await.unwrap().is_none());
+    // Active, but more than 12 hours after sign-in: gone too.
+    let fresh = auth.start_session(owner.id, false).await.unwrap();
+    for hours in 1..12 {
+        let later = auth_at(&store, t0 + time::Duration::hours(hours)).await;
+        assert!(
+            later.session(&fresh).await.unwrap().is_some(),
+            "hour {hours}"
+        );
+    }
+    let too_late = auth_at(&store, t0 + time::Duration::minutes(12 * 60 + 1)).await;
+    assert!(too_late.session(&fresh).await.unwrap().is_none());
+
+    // A token with a one-day expiry works until then, not after.
+    let day = auth_at(&store, t0 + time::Duration::hours(23)).await;
+    assert!(day.token(&token).await.unwrap().is_some());
+    let expired = auth_at(&store, t0 + time::Duration::hours(25)).await;
+    assert!(expired.token(&token).await.unwrap().is_none());
+    // Something that merely looks like a token is not one.
+    assert!(
+        auth.token("candor_not-a-real-token")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        auth.token(&format!("candor_{}", "x".repeat(500)))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn oversized_input_is_refused_without_storing_anything() {
+    let site = tiny_site();
+    let server = Server::start(site.path(), &[]).await;
+    let huge = "a".repeat(200_000);
+    let r = http()
+        .post(server.url("/admin/sign-in"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode_form(&[
+            ("email", "x@tiny.example"),
+            ("password", &huge),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413, "admin forms are small");
+    let long_email = format!("{}@tiny.example", "a".repeat(300));
+    let r = sign_in(&server, &long_email, "whatever password", None).await;
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("too long"));
+    let store = Store::open(&Database::Sqlite(server.data_dir.join("candor.db")))
+        .await
+        .unwrap();
+    let events = store
+        .audit_events(&AuditFilter {
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        events.is_empty(),
+        "nothing was recorded for refused input: {events:?}"
+    );
+}

@@ -282,3 +282,17 @@ pub struct AuditQuery {
     action: Option<String>,
     limit: Option<u32>,
 }
+
+/// The OpenAPI document of the native API (kept beside the code; a test checks it against the
+/// router and the scopes the handlers demand).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// `GET /api/v1/openapi.json`
+pub async fn openapi() -> Response {
+    let mut response = OPENAPI.into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    response
+}

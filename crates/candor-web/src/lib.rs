@@ -194,6 +194,7 @@ impl App {
             .route("/api/v1/revisions", get(api::page_revisions))
             .route("/api/v1/admin/reload", post(api::reload))
             .route("/api/v1/audit", get(api::audit_events))
+            .route("/api/v1/openapi.json", get(api::openapi))
             .merge(admin::routes())
             .fallback(portal)
             .layer(axum::middleware::from_fn_with_state(

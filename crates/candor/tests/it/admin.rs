@@ -1116,3 +1116,68 @@ async fn oversized_input_is_refused_without_storing_anything() {
         "nothing was recorded for refused input: {events:?}"
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_api_route_and_its_token_scope() {
+    let site = tiny_site();
+    let server = Server::start(site.path(), &[]).await;
+    let doc: serde_json::Value = http()
+        .get(server.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        doc["components"]["securitySchemes"]["apiToken"]["scheme"],
+        "bearer"
+    );
+    let paths = doc["paths"].as_object().unwrap();
+    // Every API route the server answers is documented, and the other way round.
+    let router = include_str!("../../../candor-web/src/lib.rs");
+    let routed: Vec<&str> = router
+        .split(".route(\"")
+        .skip(1)
+        .filter_map(|r| r.split('"').next())
+        .filter(|p| p.starts_with("/api/"))
+        .collect();
+    assert!(routed.len() >= 5, "{routed:?}");
+    for route in &routed {
+        assert!(
+            paths.contains_key(*route),
+            "{route} is not in the OpenAPI document"
+        );
+    }
+    assert_eq!(
+        paths.len(),
+        routed.len(),
+        "documented paths that are not routed"
+    );
+    // Each protected operation names the scope the server demands: without a token it is 401.
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            let scopes: Vec<&str> = op["security"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|s| s["apiToken"].as_array().into_iter().flatten())
+                .filter_map(|s| s.as_str())
+                .collect();
+            if scopes.is_empty() {
+                continue;
+            }
+            let request = match method.as_str() {
+                "get" => http().get(server.url(path)),
+                "post" => http().post(server.url(path)),
+                other => panic!("unexpected method {other}"),
+            };
+            assert_eq!(
+                request.send().await.unwrap().status(),
+                401,
+                "{method} {path}"
+            );
+            assert_eq!(op["x-candor-scope"], scopes[0], "{method} {path}");
+        }
+    }
+}

@@ -456,3 +456,62 @@ impl MailOutbox for Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::SqlitePoolOptions;
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn mail(message_id: &str) -> QueuedMail {
+        QueuedMail {
+            message_id: message_id.into(),
+            sender: "trust@acme.example".into(),
+            recipient: "alice@customer.example".into(),
+            message: b"Subject: hi\r\n\r\nhello\r\n".to_vec(),
+            queued_at: datetime!(2026-11-02 09:00 UTC),
+        }
+    }
+
+    #[tokio::test]
+    async fn enqueue_commits_or_rolls_back_with_the_callers_transaction() {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .unwrap();
+        let store = SqliteStore {
+            writer: pool.clone(),
+            readers: pool,
+        };
+
+        let mut tx = store.writer.begin().await.unwrap();
+        assert!(
+            enqueue_sqlite(&mut tx, &mail("<a@acme.example>"))
+                .await
+                .unwrap()
+        );
+        tx.rollback().await.unwrap();
+        assert_eq!(store.outbox_entry("<a@acme.example>").await.unwrap(), None);
+
+        let mut tx = store.writer.begin().await.unwrap();
+        assert!(
+            enqueue_sqlite(&mut tx, &mail("<a@acme.example>"))
+                .await
+                .unwrap()
+        );
+        tx.commit().await.unwrap();
+        let entry = store
+            .outbox_entry("<a@acme.example>")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((entry.attempts, entry.sent_at), (0, None));
+        assert!(!store.enqueue(&mail("<a@acme.example>")).await.unwrap());
+    }
+}

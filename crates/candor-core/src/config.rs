@@ -874,6 +874,12 @@ fn resolve_mail(
                                 );
                             }
                             smtp.password_file = Some(defaults.base.join(file.get_ref()));
+                        } else if smtp.username.is_some() && smtp.password.is_none() {
+                            problem(
+                                url.span(),
+                                "mail.smtp_url",
+                                "names a user but no password; set smtp_password_file (or put the password in the URL, %-encoded)".into(),
+                            );
                         }
                         smtp.ca_file = section
                             .smtp_ca_file
@@ -1172,6 +1178,15 @@ mod tests {
         assert_eq!(
             s.relay(),
             "smtps://apikey@acme.example@smtp.example.com:465"
+        );
+        let err = resolve_text(&format!(
+            "{SITE}[mail]\nfrom = \"t@acme.example\"\nsmtp_url = \"smtps://user@smtp.example.com\"\n"
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("candor.toml:6: `mail.smtp_url`: names a user but no password"),
+            "{err}"
         );
         let s = smtp("smtp://relay.internal");
         assert_eq!(

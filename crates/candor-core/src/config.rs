@@ -33,6 +33,8 @@ pub struct ConfigFile {
     pub witness: Option<WitnessSection>,
     /// OpenID Connect sign-in for operators.
     pub oidc: Option<OidcSection>,
+    /// Outgoing mail; default: `.eml` files in `<data_dir>/mail`.
+    pub mail: Option<MailSection>,
 }
 
 /// `[oidc]`: operators may sign in with this OpenID Connect provider.
@@ -271,6 +273,8 @@ pub struct Settings {
     pub embedded_witness: Option<EmbeddedWitness>,
     /// OpenID Connect sign-in, if configured.
     pub oidc: Option<OidcConfig>,
+    /// Outgoing mail.
+    pub mail: MailSettings,
 }
 
 /// OpenID Connect sign-in settings.
@@ -528,6 +532,19 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
             .map_or("content", |c| c.get_ref().as_str()),
     );
 
+    let mail = resolve_mail(
+        path,
+        text,
+        file.mail.as_ref(),
+        &MailDefaults {
+            base: &base,
+            data_dir: &data_dir,
+            public_url: public_url.as_ref(),
+            site_name: &site_name,
+        },
+        &mut problems,
+    );
+
     match (listen, public_url, database) {
         (Some(listen), Some(public_url), Some(database)) if problems.is_empty() => Ok(Settings {
             config_path: path.to_path_buf(),
@@ -550,6 +567,7 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
             witnesses,
             embedded_witness,
             oidc,
+            mail,
         }),
         _ => Err(problems),
     }
@@ -582,6 +600,513 @@ fn parse_database(raw: &str, data_dir: &Path) -> Result<Database, String> {
         ))
     }
 }
+
+// ---- [mail]: outgoing mail ----
+
+/// `[mail]`: how Candor sends mail (magic links, notifications). Without it, mail is written as
+/// `.eml` files into `<data_dir>/mail`, so the demo works offline.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSection {
+    /// The From header, `"Acme Trust <trust@acme.example>"` or a bare address.
+    pub from: Spanned<String>,
+    /// `"file"` or `"smtp"`; default: `"smtp"` when `smtp_url` is set, else `"file"`.
+    pub transport: Option<Spanned<String>>,
+    /// Folder for `.eml` files (file transport), relative to the config file.
+    pub dir: Option<Spanned<String>>,
+    /// `smtps://user:pass@host:465` (implicit TLS), `smtp://user@host:587` (STARTTLS required),
+    /// or `smtp://127.0.0.1:2525?tls=none` (no TLS: loopback only).
+    pub smtp_url: Option<Spanned<SecretString>>,
+    /// A file holding the SMTP password (instead of putting it in `smtp_url`).
+    pub smtp_password_file: Option<Spanned<String>>,
+    /// PEM file of the CA(s) to trust for the relay instead of the system roots.
+    pub smtp_ca_file: Option<Spanned<String>>,
+    /// How long one SMTP step may take, in seconds (default 30).
+    pub smtp_timeout_secs: Option<Spanned<i64>>,
+}
+
+impl<'de> Deserialize<'de> for SecretString {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(SecretString::new)
+    }
+}
+
+/// Outgoing mail, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    /// The From mailbox of every message (also the envelope sender).
+    pub from: MailFrom,
+    /// Where messages go.
+    pub transport: MailTransport,
+}
+
+/// A From mailbox: an optional display name and an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailFrom {
+    /// Display name (`Acme Trust`), if any.
+    pub name: Option<String>,
+    /// `local@domain`.
+    pub address: String,
+}
+
+impl MailFrom {
+    /// Parses `"Name <local@domain>"` or `"local@domain"`.
+    pub fn parse(raw: &str) -> Result<MailFrom, String> {
+        if raw.contains(['\r', '\n']) {
+            return Err("contains a line break; expected one line such as \"Acme Trust <trust@acme.example>\"".into());
+        }
+        let raw = raw.trim();
+        let (name, address) = match raw.strip_suffix('>').and_then(|r| r.rsplit_once('<')) {
+            Some((name, address)) => {
+                let name = name.trim().trim_matches('"').trim();
+                ((!name.is_empty()).then(|| name.to_owned()), address.trim())
+            }
+            None => (None, raw),
+        };
+        if !is_mail_address(address) {
+            return Err(format!(
+                "\"{raw}\" is not a mailbox; expected \"Name <local@domain>\" or \"local@domain\", e.g. \"Acme Trust <trust@acme.example>\""
+            ));
+        }
+        Ok(MailFrom {
+            name,
+            address: address.to_owned(),
+        })
+    }
+
+    /// The domain of the address (Message-IDs are made under it).
+    pub fn domain(&self) -> &str {
+        self.address.rsplit_once('@').map_or("", |(_, d)| d)
+    }
+}
+
+impl fmt::Display for MailFrom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "{name} <{}>", self.address),
+            None => f.write_str(&self.address),
+        }
+    }
+}
+
+/// True for `local@domain` with an RFC 5322 dot-atom local part and a DNS domain.
+pub fn is_mail_address(address: &str) -> bool {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && local
+            .split('.')
+            .all(|part| !part.is_empty() && part.chars().all(atext));
+    let domain_ok = !domain.is_empty()
+        && domain.len() <= 253
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    local_ok && domain_ok
+}
+
+/// Where outgoing mail goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailTransport {
+    /// One `<message-id>.eml` file per message in `dir`.
+    File {
+        /// The folder (created on first use).
+        dir: PathBuf,
+    },
+    /// An SMTP relay.
+    Smtp(SmtpSettings),
+}
+
+/// An SMTP relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    /// Host name or IP address of the relay.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// How the connection is protected.
+    pub security: SmtpSecurity,
+    /// AUTH user name, if the relay wants one.
+    pub username: Option<String>,
+    /// AUTH password given in `smtp_url` (never shown).
+    pub password: Option<SecretString>,
+    /// File to read the AUTH password from when the transport starts.
+    pub password_file: Option<PathBuf>,
+    /// PEM CA file trusted instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Limit for each SMTP step, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl SmtpSettings {
+    /// The relay as a URL with no password, safe to log: `smtps://user@host:465`.
+    pub fn relay(&self) -> String {
+        let scheme = match self.security {
+            SmtpSecurity::Tls => "smtps",
+            SmtpSecurity::StartTls | SmtpSecurity::None => "smtp",
+        };
+        let user = self
+            .username
+            .as_ref()
+            .map(|u| format!("{u}@"))
+            .unwrap_or_default();
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let query = match self.security {
+            SmtpSecurity::None => "?tls=none",
+            _ => "",
+        };
+        format!("{scheme}://{user}{host}:{}{query}", self.port)
+    }
+}
+
+/// TLS on the SMTP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// TLS from the first byte (`smtps://`, port 465).
+    Tls,
+    /// Plain connection upgraded with STARTTLS, which the relay must offer (`smtp://`, port 587).
+    StartTls,
+    /// No TLS at all: only for a relay on this machine (`?tls=none`), for tests and development.
+    None,
+}
+
+/// Default SMTP step timeout.
+pub const DEFAULT_SMTP_TIMEOUT_SECS: i64 = 30;
+
+/// What `[mail]` falls back to.
+struct MailDefaults<'a> {
+    base: &'a Path,
+    data_dir: &'a Path,
+    public_url: Option<&'a PublicUrl>,
+    site_name: &'a str,
+}
+
+/// The default From: `"<site name> <no-reply@<public_url host>>"` (`localhost` for an IP).
+fn default_mail_from(defaults: &MailDefaults<'_>) -> MailFrom {
+    let host = defaults
+        .public_url
+        .and_then(|url| url.as_str().split_once("://"))
+        .map(|(_, rest)| rest.split('/').next().unwrap_or_default())
+        .map(|authority| match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.split(':').next().unwrap_or_default(),
+        })
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let domain = if host.parse::<std::net::IpAddr>().is_ok() || host.is_empty() {
+        "localhost".to_owned()
+    } else {
+        host
+    };
+    let address = format!("no-reply@{domain}");
+    let name: String = defaults
+        .site_name
+        .chars()
+        .filter(|c| !c.is_control() && !"<>\"".contains(*c))
+        .collect();
+    MailFrom {
+        name: (!name.trim().is_empty()).then(|| name.trim().to_owned()),
+        address: if is_mail_address(&address) {
+            address
+        } else {
+            "no-reply@localhost".into()
+        },
+    }
+}
+
+fn resolve_mail(
+    path: &Path,
+    text: &str,
+    section: Option<&MailSection>,
+    defaults: &MailDefaults<'_>,
+    problems: &mut Diagnostics,
+) -> MailSettings {
+    let default_dir = defaults.data_dir.join("mail");
+    let Some(section) = section else {
+        return MailSettings {
+            from: default_mail_from(defaults),
+            transport: MailTransport::File { dir: default_dir },
+        };
+    };
+    let mut problem = |span: std::ops::Range<usize>, key: &str, message: String| {
+        problems.push(Diagnostic::in_file(
+            path,
+            Some(line_of(text, span.start)),
+            Some(key),
+            message,
+        ));
+    };
+
+    let from = MailFrom::parse(section.from.get_ref()).unwrap_or_else(|m| {
+        problem(section.from.span(), "mail.from", m);
+        default_mail_from(defaults)
+    });
+
+    let transport = match &section.transport {
+        Some(t) => t.get_ref().as_str(),
+        None if section.smtp_url.is_some() => "smtp",
+        None => "file",
+    };
+    let transport_span = section
+        .transport
+        .as_ref()
+        .map_or(section.from.span(), Spanned::span);
+    let smtp_only = [
+        (
+            "mail.smtp_url",
+            section.smtp_url.as_ref().map(Spanned::span),
+        ),
+        (
+            "mail.smtp_password_file",
+            section.smtp_password_file.as_ref().map(Spanned::span),
+        ),
+        (
+            "mail.smtp_ca_file",
+            section.smtp_ca_file.as_ref().map(Spanned::span),
+        ),
+        (
+            "mail.smtp_timeout_secs",
+            section.smtp_timeout_secs.as_ref().map(Spanned::span),
+        ),
+    ];
+    let transport = match transport {
+        "file" => {
+            for (key, span) in smtp_only {
+                if let Some(span) = span {
+                    problem(
+                        span,
+                        key,
+                        "is only used with transport = \"smtp\"; remove it or set transport = \"smtp\"".into(),
+                    );
+                }
+            }
+            MailTransport::File {
+                dir: section
+                    .dir
+                    .as_ref()
+                    .map_or(default_dir.clone(), |d| defaults.base.join(d.get_ref())),
+            }
+        }
+        "smtp" => {
+            if let Some(dir) = &section.dir {
+                problem(
+                    dir.span(),
+                    "mail.dir",
+                    "is only used with transport = \"file\"; remove it or set transport = \"file\""
+                        .into(),
+                );
+            }
+            match &section.smtp_url {
+                None => {
+                    problem(
+                        transport_span,
+                        "mail.smtp_url",
+                        "is required with transport = \"smtp\"; set it to the relay, e.g. \"smtps://user@smtp.example.com:465\" or \"smtp://user@smtp.example.com:587\" (STARTTLS)".into(),
+                    );
+                    MailTransport::File { dir: default_dir }
+                }
+                Some(url) => match parse_smtp_url(url.get_ref().expose()) {
+                    Err(m) => {
+                        problem(url.span(), "mail.smtp_url", m);
+                        MailTransport::File { dir: default_dir }
+                    }
+                    Ok(mut smtp) => {
+                        if let Some(file) = &section.smtp_password_file {
+                            if smtp.password.is_some() {
+                                problem(
+                                    file.span(),
+                                    "mail.smtp_password_file",
+                                    "smtp_url already has a password; keep only one of them (the file is better: candor.toml is kept in git)".into(),
+                                );
+                            } else if smtp.username.is_none() {
+                                problem(
+                                    file.span(),
+                                    "mail.smtp_password_file",
+                                    "needs a user name in smtp_url, e.g. \"smtps://user@smtp.example.com:465\"".into(),
+                                );
+                            }
+                            smtp.password_file = Some(defaults.base.join(file.get_ref()));
+                        } else if smtp.username.is_some() && smtp.password.is_none() {
+                            problem(
+                                url.span(),
+                                "mail.smtp_url",
+                                "names a user but no password; set smtp_password_file (or put the password in the URL, %-encoded)".into(),
+                            );
+                        }
+                        smtp.ca_file = section
+                            .smtp_ca_file
+                            .as_ref()
+                            .map(|f| defaults.base.join(f.get_ref()));
+                        if let Some(secs) = &section.smtp_timeout_secs {
+                            match u64::try_from(*secs.get_ref()) {
+                                Ok(s @ 1..=600) => smtp.timeout_ms = s * 1000,
+                                _ => problem(
+                                    secs.span(),
+                                    "mail.smtp_timeout_secs",
+                                    format!(
+                                        "{} is out of range; expected 1 to 600 seconds",
+                                        secs.get_ref()
+                                    ),
+                                ),
+                            }
+                        }
+                        MailTransport::Smtp(smtp)
+                    }
+                },
+            }
+        }
+        other => {
+            problem(
+                transport_span,
+                "mail.transport",
+                format!("unknown transport \"{other}\"; expected \"file\" or \"smtp\""),
+            );
+            MailTransport::File { dir: default_dir }
+        }
+    };
+    MailSettings { from, transport }
+}
+
+/// Parses `smtps://[user[:pass]@]host[:port]`, `smtp://…` (STARTTLS) and `smtp://…?tls=none`.
+/// Messages never contain the password.
+pub fn parse_smtp_url(raw: &str) -> Result<SmtpSettings, String> {
+    // Without the query: redact_url keeps a query that follows the host directly.
+    let shown = redact_url(raw.split(['?', '#']).next().unwrap_or_default());
+    let expected = "expected \"smtps://user@host:465\" (TLS), \"smtp://user@host:587\" (STARTTLS) or \"smtp://127.0.0.1:2525?tls=none\" (loopback only)";
+    let (scheme, rest) = raw
+        .split_once("://")
+        .ok_or_else(|| format!("\"{shown}\" is not an SMTP URL; {expected}"))?;
+    let (mut security, default_port) = match scheme.to_ascii_lowercase().as_str() {
+        "smtps" => (SmtpSecurity::Tls, 465),
+        "smtp" => (SmtpSecurity::StartTls, 587),
+        _ => {
+            return Err(format!(
+                "\"{shown}\": unknown scheme \"{scheme}\"; {expected}"
+            ));
+        }
+    };
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, Some(q)),
+        None => (rest, None),
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.contains('/') || authority.contains('#') {
+        return Err(format!(
+            "\"{shown}\" must not have a path or fragment; {expected}"
+        ));
+    }
+    match query {
+        None => {}
+        Some("tls=none") if security == SmtpSecurity::StartTls => security = SmtpSecurity::None,
+        // The query is not echoed: it is no place for secrets, but someone may have put one there.
+        Some(_) => {
+            return Err(format!(
+                "\"{shown}?…\": unknown query; the only option is ?tls=none after smtp://, for a relay on this machine"
+            ));
+        }
+    }
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        let (host, after) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("\"{shown}\" has an unclosed IPv6 address"))?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        }
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(format!("\"{shown}\" has no host; {expected}"));
+    }
+    let port = match port {
+        None => default_port,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("\"{shown}\" has an invalid port; {expected}"))?,
+    };
+    if security == SmtpSecurity::None && !is_loopback_host(host) {
+        return Err(format!(
+            "\"{shown}\": ?tls=none is only allowed for a relay on this machine (localhost, 127.0.0.1, ::1), because the password and the mail would cross the network in clear; use smtps:// or smtp:// (STARTTLS)"
+        ));
+    }
+    let (username, password) = match userinfo {
+        None => (None, None),
+        Some(info) => {
+            let (user, pass) = match info.split_once(':') {
+                Some((u, p)) => (u, Some(p)),
+                None => (info, None),
+            };
+            let user = percent_decode(user)
+                .ok_or_else(|| format!("\"{shown}\": the user name has a bad %-escape"))?;
+            let pass = pass
+                .map(|p| {
+                    percent_decode(p)
+                        .ok_or_else(|| format!("\"{shown}\": the password has a bad %-escape"))
+                })
+                .transpose()?;
+            (
+                (!user.is_empty()).then_some(user),
+                pass.filter(|p| !p.is_empty()).map(SecretString::new),
+            )
+        }
+    };
+    Ok(SmtpSettings {
+        host: host.to_ascii_lowercase(),
+        port,
+        security,
+        username,
+        password,
+        password_file: None,
+        ca_file: None,
+        timeout_ms: DEFAULT_SMTP_TIMEOUT_SECS.unsigned_abs() * 1000,
+    })
+}
+
+/// True for `localhost` and loopback IP addresses.
+pub fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Decodes `%XX` escapes (user names such as `apikey%40example.com`); `None` when malformed.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+// ---- end of [mail] ----
 
 #[cfg(test)]
 mod tests {
@@ -671,5 +1196,194 @@ mod tests {
             "PostgreSQL at postgres://candor:***@db.internal:5432/trust"
         );
         assert!(!format!("{db:?}").contains("hunter2"));
+    }
+
+    // ---- [mail] ----
+
+    const SITE: &str = "version = 1\n[site]\nname = \"Acme Trust\"\n";
+
+    #[test]
+    fn mail_defaults_to_eml_files_in_the_data_dir() {
+        let s = resolve_text(SITE).unwrap();
+        assert_eq!(
+            s.mail.transport,
+            MailTransport::File {
+                dir: PathBuf::from("/srv/trust/data/mail")
+            }
+        );
+        assert_eq!(s.mail.from.to_string(), "Acme Trust <no-reply@localhost>");
+        let s = resolve_text(&format!(
+            "{SITE}public_url = \"https://Trust.Acme.example:8443/x\"\n"
+        ))
+        .unwrap();
+        assert_eq!(s.mail.from.address, "no-reply@trust.acme.example");
+    }
+
+    #[test]
+    fn mail_smtp_urls_map_to_security_port_and_credentials() {
+        let smtp = |url: &str| match resolve_text(&format!(
+            "{SITE}[mail]\nfrom = \"Acme Trust <trust@acme.example>\"\nsmtp_url = \"{url}\"\n"
+        ))
+        .unwrap()
+        .mail
+        .transport
+        {
+            MailTransport::Smtp(smtp) => smtp,
+            other => panic!("{other:?}"),
+        };
+        let s = smtp("smtps://apikey%40acme.example:p%3Ass@SMTP.example.com");
+        assert_eq!(
+            (s.host.as_str(), s.port, s.security),
+            ("smtp.example.com", 465, SmtpSecurity::Tls)
+        );
+        assert_eq!(s.username.as_deref(), Some("apikey@acme.example"));
+        assert_eq!(s.password.as_ref().map(SecretString::expose), Some("p:ss"));
+        assert_eq!(
+            s.relay(),
+            "smtps://apikey@acme.example@smtp.example.com:465"
+        );
+        let err = resolve_text(&format!(
+            "{SITE}[mail]\nfrom = \"t@acme.example\"\nsmtp_url = \"smtps://user@smtp.example.com\"\n"
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("candor.toml:6: `mail.smtp_url`: names a user but no password"),
+            "{err}"
+        );
+        let s = smtp("smtp://relay.internal");
+        assert_eq!(
+            (s.port, s.security, s.username),
+            (587, SmtpSecurity::StartTls, None)
+        );
+        assert_eq!(s.timeout_ms, 30_000);
+        let s = smtp("smtp://[::1]:2525?tls=none");
+        assert_eq!(
+            (s.host.as_str(), s.port, s.security),
+            ("::1", 2525, SmtpSecurity::None)
+        );
+        assert_eq!(s.relay(), "smtp://[::1]:2525?tls=none");
+    }
+
+    #[test]
+    fn mail_file_transport_and_relative_paths() {
+        let s = resolve_text(&format!(
+            "{SITE}[mail]\nfrom = \"trust@acme.example\"\ndir = \"outgoing\"\n"
+        ))
+        .unwrap();
+        assert_eq!(s.mail.from.name, None);
+        assert_eq!(s.mail.from.domain(), "acme.example");
+        assert_eq!(
+            s.mail.transport,
+            MailTransport::File {
+                dir: PathBuf::from("/srv/trust/outgoing")
+            }
+        );
+        let s = resolve_text(&format!(
+            "{SITE}[mail]\nfrom = \"trust@acme.example\"\ntransport = \"smtp\"\nsmtp_url = \"smtps://u@h.example\"\nsmtp_password_file = \"secrets/smtp\"\nsmtp_ca_file = \"ca.pem\"\nsmtp_timeout_secs = 5\n"
+        ))
+        .unwrap();
+        let MailTransport::Smtp(smtp) = s.mail.transport else {
+            panic!("not smtp")
+        };
+        assert_eq!(
+            smtp.password_file,
+            Some(PathBuf::from("/srv/trust/secrets/smtp"))
+        );
+        assert_eq!(smtp.ca_file, Some(PathBuf::from("/srv/trust/ca.pem")));
+        assert_eq!(smtp.timeout_ms, 5_000);
+    }
+
+    #[test]
+    fn mail_problems_name_file_line_and_key() {
+        let err = resolve_text(&format!(
+            "{SITE}[mail]\nfrom = \"Acme <not an address>\"\ntransport = \"carrier-pigeon\"\n"
+        ))
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("candor.toml:5: `mail.from`"), "{text}");
+        assert!(text.contains("candor.toml:6: `mail.transport`"), "{text}");
+        assert!(text.contains("expected \"file\" or \"smtp\""), "{text}");
+
+        let err = resolve_text(&format!(
+            "{SITE}[mail]\nfrom = \"t@acme.example\"\nsmtp_url = \"smtp://mail.acme.example:25?tls=none\"\nsmtp_timeout_secs = 0\n"
+        ))
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("candor.toml:6: `mail.smtp_url`"), "{text}");
+        assert!(
+            text.contains("only allowed for a relay on this machine"),
+            "{text}"
+        );
+
+        let err = resolve_text(&format!(
+            "{SITE}[mail]\nfrom = \"t@acme.example\"\ntransport = \"smtp\"\n"
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("candor.toml:6: `mail.smtp_url`: is required"),
+            "{err}"
+        );
+
+        let err = resolve_text(&format!(
+            "{SITE}[mail]\nfrom = \"t@acme.example\"\ntransport = \"file\"\nsmtp_ca_file = \"ca.pem\"\n"
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "candor.toml:7: `mail.smtp_ca_file`: is only used with transport = \"smtp\""
+            ),
+            "{err}"
+        );
+
+        let err = resolve_text(&format!("{SITE}[mail]\ntransport = \"file\"\n")).unwrap_err();
+        assert!(err.to_string().contains("from"), "{err}");
+    }
+
+    #[test]
+    fn mail_unknown_keys_are_rejected_with_their_line() {
+        let err = resolve_text(&format!(
+            "{SITE}[mail]\nfrom = \"t@acme.example\"\nsmtp_pasword = \"x\"\n"
+        ))
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("candor.toml:6"), "{text}");
+        assert!(text.contains("smtp_pasword"), "{text}");
+    }
+
+    #[test]
+    fn mail_passwords_never_show() {
+        let s = resolve_text(&format!(
+            "{SITE}[mail]\nfrom = \"t@acme.example\"\nsmtp_url = \"smtps://u:hunter2@smtp.example.com\"\n"
+        ))
+        .unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let MailTransport::Smtp(smtp) = &s.mail.transport else {
+            panic!("not smtp")
+        };
+        assert!(!smtp.relay().contains("hunter2"));
+        for bad in [
+            "smtps://u:hunter2@smtp.example.com:99999",
+            "smtp://u:hunter2@smtp.example.com?tls=none",
+            "smtp://u:hunter2@smtp.example.com?password=hunter2",
+            "imap://u:hunter2@smtp.example.com",
+            "smtps://u:hunter2%zz@smtp.example.com",
+        ] {
+            let err = resolve_text(&format!(
+                "{SITE}[mail]\nfrom = \"t@acme.example\"\nsmtp_url = \"{bad}\"\n"
+            ))
+            .unwrap_err();
+            assert!(!err.to_string().contains("hunter2"), "{err}");
+            assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn mail_from_rejects_line_breaks() {
+        assert!(MailFrom::parse("Acme <t@acme.example>\r\nBcc: x@evil.example").is_err());
+        assert!(MailFrom::parse("t@acme.example").is_ok());
+        assert!(!is_mail_address("t@acme..example"));
+        assert!(!is_mail_address("a b@acme.example"));
     }
 }

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 pub mod identity;
 pub mod log;
+pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
 

@@ -118,6 +118,8 @@ pub struct AuditFilter {
     pub actor: Option<String>,
     /// Only this action.
     pub action: Option<String>,
+    /// Only events about this target (e.g. `tenant:3`).
+    pub target: Option<String>,
     /// Only events at or after this time.
     pub since: Option<OffsetDateTime>,
     /// Only events before this time.
@@ -411,7 +413,7 @@ fn audit_from((id, at, actor, action, target, source_addr): AuditRow) -> AuditEv
 
 /// The person a digest item names: operators get a commitment, other actors stay as they are.
 fn person_of(actor: &str) -> Option<&str> {
-    actor.starts_with("operator:").then_some(actor)
+    (actor.starts_with("operator:") || actor.starts_with("tenant_admin:")).then_some(actor)
 }
 
 /// The most events one digest entry commits to (the rest go in the next).
@@ -420,7 +422,7 @@ const DIGEST_MAX_EVENTS: i64 = 100_000;
 macro_rules! impl_identity {
     ($store:ty, $backend:ident, $module:ident, $begin:ident, $write:ident, $read:ident) => {
         impl $store {
-            async fn audit_in(
+            pub(crate) async fn audit_in(
                 tx: &mut sqlx::Transaction<'_, sqlx::$backend>,
                 event: &NewAuditEvent,
                 at: OffsetDateTime,
@@ -1038,12 +1040,14 @@ macro_rules! impl_identity {
                 let rows: Vec<AuditRow> = sqlx::query_as(
                     "SELECT id, at_ms, actor, action, target, source_addr FROM audit_events
                      WHERE ($1 = '' OR actor = $1) AND ($2 = '' OR action = $2) AND at_ms >= $3 AND at_ms < $4
-                     ORDER BY id DESC LIMIT $5",
+                       AND ($5 = '' OR target = $5)
+                     ORDER BY id DESC LIMIT $6",
                 )
                 .bind(filter.actor.clone().unwrap_or_default())
                 .bind(filter.action.clone().unwrap_or_default())
                 .bind(filter.since.map(crate::to_ms).unwrap_or(i64::MIN))
                 .bind(filter.until.map(crate::to_ms).unwrap_or(i64::MAX))
+                .bind(filter.target.clone().unwrap_or_default())
                 .bind(i64::from(filter.limit.clamp(1, 10_000)))
                 .fetch_all(&self.$read)
                 .await?;
@@ -1108,13 +1112,17 @@ macro_rules! impl_identity {
 }
 
 impl crate::sqlite::SqliteStore {
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
 impl crate::postgres::PgStore {
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
         Ok(self.pool.begin().await?)
     }
 }

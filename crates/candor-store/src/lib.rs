@@ -20,6 +20,7 @@ pub mod log;
 pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
+pub mod tenants;
 
 /// What went wrong in storage, phrased for an operator.
 #[derive(Debug, thiserror::Error)]

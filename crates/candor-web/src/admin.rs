@@ -52,6 +52,8 @@ pub fn routes() -> axum::Router<Arc<App>> {
         )
         .route("/admin/account", get(account))
         .route("/admin/oidc/start", get(oidc_start))
+        .route("/admin/tenants", get(tenants).post(create_tenant))
+        .route("/admin/tenants/{id}/admins", post(add_tenant_admin))
         .route("/admin/oidc/callback", get(oidc_callback))
         // Admin forms are small; a larger body is refused (413) before anything reads it.
         .layer(axum::extract::DefaultBodyLimit::max(ADMIN_FORM_LIMIT))
@@ -244,7 +246,7 @@ fn cookie_name(app: &App) -> &'static str {
     }
 }
 
-fn https(app: &App) -> bool {
+pub(crate) fn https(app: &App) -> bool {
     app.published()
         .site
         .settings
@@ -254,7 +256,7 @@ fn https(app: &App) -> bool {
 }
 
 /// Plain http is allowed only on loopback (development).
-fn cookies_allowed(app: &App) -> bool {
+pub(crate) fn cookies_allowed(app: &App) -> bool {
     if https(app) {
         return true;
     }
@@ -344,7 +346,7 @@ fn forbidden(app: &App, session: &Session, what: &str) -> Response {
 
 /// Refuses a POST that a browser says came from another site (CSRF defence in depth; the
 /// session's CSRF token is checked as well).
-fn cross_site(app: &App, headers: &HeaderMap) -> bool {
+pub(crate) fn cross_site(app: &App, headers: &HeaderMap) -> bool {
     // Browsers that send Fetch metadata say it directly (and send `Origin: null` from pages
     // with `Referrer-Policy: no-referrer`, such as the set-password page).
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
@@ -970,10 +972,24 @@ async fn invite(
         .settings
         .public_url
         .join(&format!("/admin/set-password?token={token}"));
+    let site = app.published().chrome.site_name.clone();
+    let text = format!(
+        "Hello,\n\n{} invited you to the admin area of {site} as {role}. Choose your password with this link; it works once and expires in 24 hours:\n\n{link}\n",
+        s.operator.email
+    );
+    if let Err(e) = app
+        .mailer()
+        .send(&email, &format!("You are invited to {site}"), &text)
+        .await
+    {
+        return internal(e);
+    }
     users_page(
         &app,
         &s,
-        vec![format!("Invited {email} as {role}.")],
+        vec![format!(
+            "Invited {email} as {role}; the link below was also mailed to them."
+        )],
         vec![],
         Some((email, link)),
         StatusCode::OK,
@@ -1284,6 +1300,7 @@ fn audit_filter(q: &AuditQuery) -> Result<AuditFilter, String> {
         action: Some(q.action.trim().to_owned()).filter(|a| !a.is_empty()),
         since: parse_day(&q.since)?,
         until: parse_day(&q.until)?,
+        target: None,
         limit: 1000,
     })
 }
@@ -1847,4 +1864,226 @@ async fn oidc_callback(
         crate::auth::SESSION_ABSOLUTE.whole_seconds(),
     );
     response
+}
+
+// ---- customer tenants ----------------------------------------------------------------------
+
+struct TenantView {
+    id: i64,
+    name: String,
+    admins: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_tenants.html")]
+struct TenantsPage {
+    chrome: Chrome,
+    me: Option<Me>,
+    section: &'static str,
+    notices: Vec<String>,
+    errors: Vec<String>,
+    csrf: String,
+    tenants: Vec<TenantView>,
+}
+
+async fn tenants_page(
+    app: &App,
+    s: &Session,
+    notices: Vec<String>,
+    errors: Vec<String>,
+    status: StatusCode,
+) -> Response {
+    use candor_store::tenants::Tenants;
+    let store = app.auth().store();
+    let list = match store.tenants().await {
+        Ok(t) => t,
+        Err(e) => return internal(e),
+    };
+    let mut views = Vec::new();
+    for t in list {
+        let admins = match store.tenant_admins(t.id).await {
+            Ok(a) => a.into_iter().map(|a| a.email).collect(),
+            Err(e) => return internal(e),
+        };
+        views.push(TenantView {
+            id: t.id,
+            name: t.name,
+            admins,
+        });
+    }
+    let mut p = page(app, "tenants", Some(s));
+    p.notices = notices;
+    p.errors = errors;
+    let mut response = html(
+        TenantsPage {
+            chrome: p.chrome,
+            me: p.me,
+            section: p.section,
+            notices: p.notices,
+            errors: p.errors,
+            csrf: s.csrf_token.clone(),
+            tenants: views,
+        }
+        .render(),
+    );
+    *response.status_mut() = status;
+    response
+}
+
+async fn tenants(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let (_, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !role_of(&s).manages_access() {
+        return forbidden(&app, &s, "manage customer tenants");
+    }
+    tenants_page(&app, &s, vec![], vec![], StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+struct TenantForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
+async fn create_tenant(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<TenantForm>,
+) -> Response {
+    use candor_store::tenants::Tenants;
+    let (_, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
+        return rejected_form();
+    }
+    if !role_of(&s).manages_access() {
+        return forbidden(&app, &s, "manage customer tenants");
+    }
+    let name = form.name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return tenants_page(
+            &app,
+            &s,
+            vec![],
+            vec!["Give the organisation a name of 1 to 200 characters.".into()],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let event = NewAuditEvent {
+        actor: format!("operator:{}", s.operator.id),
+        action: "tenant_created".into(),
+        target: String::new(),
+        source_addr: source(&addr),
+    };
+    match app
+        .auth()
+        .store()
+        .create_tenant(name, app.auth().clock().now(), &event)
+        .await
+    {
+        Ok(t) => {
+            tenants_page(
+                &app,
+                &s,
+                vec![format!("Created {}.", t.name)],
+                vec![],
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(candor_store::StoreError::Conflict(m)) => {
+            tenants_page(
+                &app,
+                &s,
+                vec![],
+                vec![format!("{}.", capitalise(&m))],
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct TenantAdminForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+async fn add_tenant_admin(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<TenantAdminForm>,
+) -> Response {
+    use candor_store::tenants::Tenants;
+    let (_, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
+        return rejected_form();
+    }
+    if !role_of(&s).manages_access() {
+        return forbidden(&app, &s, "manage customer tenants");
+    }
+    let Some(email) = normalise_email(&form.email) else {
+        return tenants_page(
+            &app,
+            &s,
+            vec![],
+            vec![format!(
+                "\"{}\" is not an email address.",
+                truncate(&form.email)
+            )],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let event = NewAuditEvent {
+        actor: format!("operator:{}", s.operator.id),
+        action: "tenant_admin_added".into(),
+        target: String::new(),
+        source_addr: source(&addr),
+    };
+    match app
+        .auth()
+        .store()
+        .add_tenant_admin(id, &email, app.auth().clock().now(), &event)
+        .await
+    {
+        Ok(_) => {
+            tenants_page(
+                &app,
+                &s,
+                vec![format!("{email} can now sign in at /customer/sign-in.")],
+                vec![],
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(candor_store::StoreError::Conflict(m) | candor_store::StoreError::Invalid(m)) => {
+            tenants_page(
+                &app,
+                &s,
+                vec![],
+                vec![format!("{}.", capitalise(&m))],
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+        Err(e) => internal(e),
+    }
 }

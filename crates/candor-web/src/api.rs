@@ -251,6 +251,7 @@ pub async fn audit_events(
         action: q.action.filter(|a| !a.is_empty()),
         since: None,
         until: None,
+        target: None,
         limit: q.limit.unwrap_or(100).clamp(1, 10_000),
     };
     match candor_store::identity::Identity::audit_events(app.store(), &filter).await {

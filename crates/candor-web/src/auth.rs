@@ -526,6 +526,11 @@ impl Auth {
     }
 }
 
+/// Milliseconds since the Unix epoch.
+pub fn now_ms(at: time::OffsetDateTime) -> i64 {
+    to_ms(at)
+}
+
 fn to_ms(at: time::OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }

@@ -10,6 +10,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod cache;
+pub mod customer;
 pub mod digest;
 pub mod headers;
 pub mod log;
@@ -34,6 +35,18 @@ use candor_store::{ContentRevisions, Health, PageDigest, Revision, Store, StoreE
 use crate::assets::Assets;
 use crate::cache::PageCache;
 use crate::observe::Metrics;
+
+/// Outgoing mail as the app needs it. The binary connects it to the persistent outbox, so a
+/// mail is durably queued when `send` returns.
+pub trait Mailer: Send + Sync {
+    /// Queues a plain-text mail.
+    fn send<'a>(
+        &'a self,
+        to: &'a str,
+        subject: &'a str,
+        text: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+}
 
 /// Why the site could not be (re)published.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +100,7 @@ pub struct App {
     log: Arc<log::LogService>,
     auth: Arc<auth::Auth>,
     oidc: Option<Arc<auth::OidcSignIn>>,
+    mailer: Arc<dyn Mailer>,
 }
 
 impl App {
@@ -97,6 +111,7 @@ impl App {
         store: Store,
         clock: Arc<dyn Clock>,
         log: Arc<log::LogService>,
+        mailer: Arc<dyn Mailer>,
     ) -> Result<Arc<App>, PublishError> {
         let assets = Assets::default();
         let published = publish(&site, &store, clock.as_ref(), &assets).await?;
@@ -118,6 +133,7 @@ impl App {
                 .oidc
                 .as_ref()
                 .map(|c| Arc::new(auth::OidcSignIn::new(c, site.settings.public_url.as_str()))),
+            mailer,
         });
         app.log.wake();
         app.compress_in_background();
@@ -177,6 +193,11 @@ impl App {
         &self.auth
     }
 
+    /// Outgoing mail.
+    pub fn mailer(&self) -> &Arc<dyn Mailer> {
+        &self.mailer
+    }
+
     /// OpenID Connect sign-in, when configured.
     pub fn oidc(&self) -> Option<&Arc<auth::OidcSignIn>> {
         self.oidc.as_ref()
@@ -196,6 +217,7 @@ impl App {
             .route("/api/v1/audit", get(api::audit_events))
             .route("/api/v1/openapi.json", get(api::openapi))
             .merge(admin::routes())
+            .merge(customer::routes())
             .fallback(portal)
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),

@@ -204,7 +204,17 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     // Only now may the background loop sign: the witnesses had their say.
     log.spawn();
     log.spawn_witnessing(endpoints);
-    let app = match App::start(site, overrides, store.clone(), clock, log.clone()).await {
+    let outbox =
+        match candor_mail::Outbox::from_settings(store.clone(), &settings.mail, clock.clone()) {
+            Ok(outbox) => outbox,
+            Err(err) => {
+                eprintln!("error: outgoing mail: {err}");
+                store.close().await;
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        };
+    let mailer: Arc<dyn candor_web::Mailer> = Arc::new(OutboxMailer(outbox));
+    let app = match App::start(site, overrides, store.clone(), clock, log.clone(), mailer).await {
         Ok(app) => app,
         Err(err) => {
             eprintln!("error: cannot publish the trust center: {err}");
@@ -289,6 +299,26 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// The web layer's mail goes through the persistent outbox.
+struct OutboxMailer(candor_mail::Outbox<Store>);
+
+impl candor_web::Mailer for OutboxMailer {
+    fn send<'a>(
+        &'a self,
+        to: &'a str,
+        subject: &'a str,
+        text: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            self.0
+                .send(&candor_mail::Mail::new(to, subject, text))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
 }
 
 /// Commits the audit trail to the log once a minute (one `digest.batch` entry per minute with

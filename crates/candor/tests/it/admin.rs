@@ -271,6 +271,18 @@ async fn an_owner_bootstraps_invites_creates_a_scoped_token_and_the_audit_trail_
     .await;
     assert_eq!(status, 200, "{users}");
     assert!(users.contains("Invited editor@tiny.example as editor"));
+    let invitation = mail_to(&server.data_dir, "editor@tiny.example").await;
+    assert!(
+        invitation.contains("Subject: You are invited to Tiny Trust"),
+        "{invitation}"
+    );
+    assert!(
+        invitation
+            .replace("=\n", "")
+            .replace("=\r\n", "")
+            .contains("/admin/set-password?token=3D"),
+        "{invitation}"
+    );
     assert!(users.contains("/admin/set-password?token="));
     // Inviting an owner needs the password again.
     let (status, _) = post_form(
@@ -1180,4 +1192,228 @@ async fn the_openapi_document_lists_every_api_route_and_its_token_scope() {
             assert_eq!(op["x-candor-scope"], scopes[0], "{method} {path}");
         }
     }
+}
+
+/// The newest `.eml` in the data dir's mail folder that mentions `to`, waiting for it.
+async fn mail_to(data_dir: &std::path::Path, to: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mut found: Vec<(std::time::SystemTime, String)> =
+            std::fs::read_dir(data_dir.join("mail"))
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .filter_map(|e| {
+                    let text = std::fs::read_to_string(e.path()).ok()?;
+                    let when = e.metadata().ok()?.modified().ok()?;
+                    text.contains(to).then_some((when, text))
+                })
+                .collect();
+        found.sort();
+        if let Some((_, text)) = found.pop() {
+            return text;
+        }
+        assert!(std::time::Instant::now() < deadline, "no mail to {to}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The magic link's token in a mail (quoted-printable soft breaks undone).
+fn link_token(mail: &str) -> String {
+    let joined = mail
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let start = joined
+        .find("/customer/link?token=")
+        .expect("a sign-in link")
+        + "/customer/link?token=".len();
+    joined[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+#[tokio::test]
+async fn customer_admins_sign_in_by_magic_link_and_see_only_their_tenant() {
+    let site = tiny_site();
+    let server = Server::start(site.path(), &[]).await;
+    let token = create_owner(site.path(), &server, "owner@tiny.example").await;
+    post_form(
+        &server,
+        "/admin/set-password",
+        "",
+        &[
+            ("token", &token),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ],
+    )
+    .await;
+    let owner = session_cookie(&sign_in(&server, "owner@tiny.example", PASSWORD, None).await);
+    let (_, page) = get_page(&server, "/admin/tenants", &owner).await;
+    let csrf = field(&page, "csrf");
+    for name in ["Globex", "Initech"] {
+        let (status, _) = post_form(
+            &server,
+            "/admin/tenants",
+            &owner,
+            &[("csrf", &csrf), ("name", name)],
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let (status, _) = post_form(
+        &server,
+        "/admin/tenants",
+        &owner,
+        &[("csrf", &csrf), ("name", "Globex")],
+    )
+    .await;
+    assert_eq!(status, 409, "tenant names are unique");
+    let (_, page) = get_page(&server, "/admin/tenants", &owner).await;
+    let ids: Vec<String> = page
+        .split("/admin/tenants/")
+        .skip(1)
+        .map(|s| s.split('/').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    // Tenants are listed by name: Globex first.
+    for (id, email) in [
+        (&ids[0], "ceo@globex.example"),
+        (&ids[1], "it@initech.example"),
+    ] {
+        let (status, body) = post_form(
+            &server,
+            &format!("/admin/tenants/{id}/admins"),
+            &owner,
+            &[("csrf", &csrf), ("email", email)],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // Asking for a link: the same answer for known and unknown addresses.
+    let ask = |email: &'static str| {
+        let url = server.url("/customer/sign-in");
+        async move {
+            let r = http()
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(encode_form(&[("email", email)]))
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (known_status, known) = ask("CEO@globex.example").await;
+    let (unknown_status, unknown) = ask("nobody@globex.example").await;
+    assert_eq!(
+        (known_status, unknown_status),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    assert_eq!(known, unknown, "no account enumeration");
+    let mail = mail_to(&server.data_dir, "ceo@globex.example").await;
+    assert!(
+        mail.contains("Message-ID: <") || mail.contains("Message-Id: <"),
+        "{mail}"
+    );
+    let link = link_token(&mail);
+    assert!(link.len() >= 40, "{link}");
+
+    // The link shows a button (a mail scanner following it signs nobody in), then works once.
+    let r = http()
+        .get(server.url(&format!("/customer/link?token={link}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    let r = http()
+        .post(server.url("/customer/link"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode_form(&[("token", &link)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let globex = session_cookie(&r);
+    assert!(globex.starts_with("candor_customer="));
+    let replay = http()
+        .post(server.url("/customer/link"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode_form(&[("token", &link)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 410, "a magic link works once");
+
+    // Globex sees Globex, and nothing of Initech.
+    let (status, home) = get_page(&server, "/customer", &globex).await;
+    assert_eq!(status, 200);
+    assert!(home.contains("Globex") && home.contains("ceo@globex.example"));
+    assert!(
+        home.contains("tenant_sign_in"),
+        "its own activity is listed"
+    );
+    assert!(
+        !home.contains("Initech") && !home.contains("initech"),
+        "{home}"
+    );
+    let own: String = home
+        .split("/customer/admins/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        get_page(&server, &format!("/customer/admins/{own}"), &globex)
+            .await
+            .0,
+        200
+    );
+    // Every tenant-scoped page refuses another tenant's ids (and ids that do not exist) alike.
+    let store = Store::open(&Database::Sqlite(server.data_dir.join("candor.db")))
+        .await
+        .unwrap();
+    let initech_admin =
+        candor_store::tenants::Tenants::tenant_admin_by_email(&store, "it@initech.example")
+            .await
+            .unwrap()
+            .unwrap();
+    for path in [
+        format!("/customer/admins/{}", initech_admin.id),
+        "/customer/admins/999999".to_owned(),
+    ] {
+        let (status, body) = get_page(&server, &path, &globex).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(!body.contains("initech"));
+    }
+    // An operator's cookie is not a customer session, and the other way round.
+    assert_eq!(get_page(&server, "/customer", &owner).await.0, 303);
+    assert_eq!(get_page(&server, "/admin", &globex).await.0, 303);
+    // A forged or absent customer cookie gets the sign-in page.
+    assert_eq!(
+        get_page(&server, "/customer", "candor_customer=forged")
+            .await
+            .0,
+        303
+    );
+
+    // Asking too often stops mailing (still the same answer).
+    for _ in 0..6 {
+        assert_eq!(ask("it@initech.example").await.0, StatusCode::OK);
+    }
+    let count = std::fs::read_dir(server.data_dir.join("mail"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("it@initech.example"))
+        })
+        .count();
+    assert!(count <= 5, "at most five links per 15 minutes, got {count}");
 }

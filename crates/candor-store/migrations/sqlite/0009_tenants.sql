@@ -1,0 +1,26 @@
+-- Customer tenants: a customer organisation, its administrators (who sign in by magic link),
+-- their sessions and their single-use sign-in links.
+CREATE TABLE tenants (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    name           TEXT    NOT NULL UNIQUE,
+    created_at_ms  INTEGER NOT NULL
+);
+CREATE TABLE tenant_admins (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id      INTEGER NOT NULL REFERENCES tenants (id),
+    email          TEXT    NOT NULL UNIQUE,          -- lowercase; one tenant per address
+    created_at_ms  INTEGER NOT NULL
+);
+CREATE TABLE tenant_links (
+    token_hash       BLOB    PRIMARY KEY,
+    tenant_admin_id  INTEGER NOT NULL REFERENCES tenant_admins (id),
+    expires_at_ms    INTEGER NOT NULL,
+    used_at_ms       INTEGER
+);
+CREATE TABLE tenant_sessions (
+    id_hash          BLOB    PRIMARY KEY,
+    tenant_admin_id  INTEGER NOT NULL REFERENCES tenant_admins (id),
+    csrf_token       TEXT    NOT NULL,
+    created_at_ms    INTEGER NOT NULL,
+    last_seen_at_ms  INTEGER NOT NULL
+);

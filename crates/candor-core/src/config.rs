@@ -180,11 +180,13 @@ pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "<unparseable URL>".into();
     };
-    let (authority, tail) = match rest.find('/') {
+    // The authority ends at the first '/', '?' or '#'; the query (which may carry a password,
+    // e.g. `?password=…`) and the fragment are never shown.
+    let (authority, tail) = match rest.find(['/', '?', '#']) {
         Some(i) => rest.split_at(i),
         None => (rest, ""),
     };
-    let tail = tail.split('?').next().unwrap_or_default();
+    let tail = tail.split(['?', '#']).next().unwrap_or_default();
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or_default();
@@ -1153,6 +1155,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("site.public_url"), "{err}");
+    }
+
+    #[test]
+    fn redacted_urls_never_show_a_password() {
+        for (url, shown) in [
+            ("postgres://u:secret@db/candor", "postgres://u:***@db/candor"),
+            ("postgres://u@db?password=secret", "postgres://u@db"),
+            ("postgres://db:5432?password=secret&x=1", "postgres://db:5432"),
+            ("postgres://u:secret@db#secret", "postgres://u:***@db"),
+            ("postgres://u:p%40ss@db/x?sslmode=require", "postgres://u:***@db/x"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+            assert!(!redact_url(url).contains("secret"));
+        }
     }
 
     #[test]

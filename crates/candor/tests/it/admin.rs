@@ -429,6 +429,12 @@ async fn an_owner_bootstraps_invites_creates_a_scoped_token_and_the_audit_trail_
     assert_eq!(status, 303);
     assert_eq!(get_page(&server, "/admin", &cookie).await.0, 303);
 
+    let logs = server.stderr();
+    for secret in [&token, &reload_token, &read_token] {
+        assert!(!logs.contains(secret.as_str()), "a secret reached the logs");
+    }
+    assert!(!logs.contains(PASSWORD));
+
     // The portal itself still sets no cookie.
     let home = http().get(server.url("/")).send().await.unwrap();
     assert!(home.headers().get("set-cookie").is_none());
@@ -1416,4 +1422,9 @@ async fn customer_admins_sign_in_by_magic_link_and_see_only_their_tenant() {
         })
         .count();
     assert!(count <= 5, "at most five links per 15 minutes, got {count}");
+    let logs = server.stderr();
+    assert!(
+        !logs.contains(&link),
+        "magic-link tokens never reach the logs"
+    );
 }

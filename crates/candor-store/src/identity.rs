@@ -282,6 +282,14 @@ pub trait Identity: Send + Sync {
         issuer: &str,
         subject: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Disables an operator (they can no longer sign in; their sessions end), in one transaction
+    /// with the audit event; refuses (`Conflict`) to disable the last enabled owner.
+    fn disable_operator(
+        &self,
+        id: i64,
+        audit: &NewAuditEvent,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Records a fresh password entry in the session.
     fn reauthenticate(
         &self,
@@ -828,6 +836,36 @@ macro_rules! impl_identity {
                     == 1)
             }
 
+            async fn disable_operator(&self, id: i64, audit: &NewAuditEvent, at: OffsetDateTime) -> Result<(), StoreError> {
+                let mut tx = self.$begin().await?;
+                let changed = sqlx::query("UPDATE operators SET disabled_at_ms = $1 WHERE id = $2 AND disabled_at_ms IS NULL")
+                    .bind(crate::to_ms(at))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if changed == 0 {
+                    return Err(StoreError::Invalid(format!("there is no enabled operator {id}")));
+                }
+                let owners: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM operators WHERE role = 'owner' AND disabled_at_ms IS NULL",
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+                if owners == 0 {
+                    return Err(StoreError::Conflict(
+                        "this would leave no owner; make another operator an owner first".into(),
+                    ));
+                }
+                sqlx::query("DELETE FROM sessions WHERE operator_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                Self::audit_in(&mut tx, audit, at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn reauthenticate(
                 &self,
                 id_hash: &[u8; 32],
@@ -1299,6 +1337,14 @@ impl Identity for Store {
         subject: &str,
     ) -> Result<bool, StoreError> {
         delegate!(self, link_oidc(operator_id, issuer, subject))
+    }
+    async fn disable_operator(
+        &self,
+        id: i64,
+        audit: &NewAuditEvent,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        delegate!(self, disable_operator(id, audit, at))
     }
     async fn reauthenticate(
         &self,

@@ -42,6 +42,7 @@ pub fn routes() -> axum::Router<Arc<App>> {
         )
         .route("/admin/users", get(users).post(invite))
         .route("/admin/users/{id}/role", post(change_role))
+        .route("/admin/users/{id}/disable", post(disable_user))
         .route("/admin/tokens", get(tokens).post(create_token))
         .route("/admin/tokens/{id}/revoke", post(revoke_token))
         .route("/admin/audit", get(audit))
@@ -122,6 +123,7 @@ struct UserRow {
     email: String,
     role: String,
     password_set: bool,
+    disabled: bool,
 }
 
 #[derive(Template)]
@@ -845,6 +847,7 @@ async fn users_page(
                     email: u.email,
                     role: u.role,
                     password_set: u.password_hash.is_some(),
+                    disabled: u.disabled_at.is_some(),
                 })
                 .collect(),
             roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
@@ -2080,6 +2083,61 @@ async fn add_tenant_admin(
                 &s,
                 vec![],
                 vec![format!("{}.", capitalise(&m))],
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+        Err(e) => internal(e),
+    }
+}
+
+async fn disable_user(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let (_, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
+        return rejected_form();
+    }
+    if !role_of(&s).manages_access() {
+        return forbidden(&app, &s, "disable operators");
+    }
+    let event = NewAuditEvent {
+        actor: format!("operator:{}", s.operator.id),
+        action: "operator_disabled".into(),
+        target: format!("operator:{id}"),
+        source_addr: source(&addr),
+    };
+    match app
+        .auth()
+        .store()
+        .disable_operator(id, &event, app.auth().clock().now())
+        .await
+    {
+        Ok(()) => {
+            users_page(
+                &app,
+                &s,
+                vec!["Disabled; their sessions ended.".into()],
+                vec![],
+                None,
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(candor_store::StoreError::Conflict(m) | candor_store::StoreError::Invalid(m)) => {
+            users_page(
+                &app,
+                &s,
+                vec![],
+                vec![format!("{}.", capitalise(&m))],
+                None,
                 StatusCode::CONFLICT,
             )
             .await

@@ -496,6 +496,62 @@ async fn an_editor_cannot_manage_access() {
     )
     .await;
     assert_eq!(status, 403);
+    // An owner disables the editor: their session ends and they cannot sign in again.
+    let owner_token = create_owner(site.path(), &server, "boss@tiny.example").await;
+    post_form(
+        &server,
+        "/admin/set-password",
+        "",
+        &[
+            ("token", &owner_token),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ],
+    )
+    .await;
+    let boss = session_cookie(&sign_in(&server, "boss@tiny.example", PASSWORD, None).await);
+    let (_, users) = get_page(&server, "/admin/users", &boss).await;
+    let boss_csrf = field(&users, "csrf");
+    let ed_id: String = users
+        .split("/admin/users/")
+        .filter_map(|s| s.split_once("/disable").map(|(id, _)| id.to_owned()))
+        .find(|id| users.contains(&format!("/admin/users/{id}/disable")) && !id.is_empty())
+        .unwrap();
+    let me_id: String = users
+        .split("/admin/users/")
+        .filter_map(|s| s.split_once("/disable").map(|(id, _)| id.to_owned()))
+        .last()
+        .unwrap();
+    let (status, page) = post_form(
+        &server,
+        &format!("/admin/users/{ed_id}/disable"),
+        &boss,
+        &[("csrf", &boss_csrf)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        get_page(&server, "/admin", &cookie).await.0,
+        303,
+        "the editor's session ended"
+    );
+    assert_eq!(
+        sign_in(&server, "ed@tiny.example", PASSWORD, None)
+            .await
+            .status(),
+        401
+    );
+    // The last owner cannot be disabled.
+    let (status, page) = post_form(
+        &server,
+        &format!("/admin/users/{me_id}/disable"),
+        &boss,
+        &[("csrf", &boss_csrf)],
+    )
+    .await;
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("no owner"));
+
     // Bad input from the CLI is explained.
     let bad = candor(
         &[

@@ -1160,11 +1160,20 @@ mod tests {
     #[test]
     fn redacted_urls_never_show_a_password() {
         for (url, shown) in [
-            ("postgres://u:secret@db/candor", "postgres://u:***@db/candor"),
+            (
+                "postgres://u:secret@db/candor",
+                "postgres://u:***@db/candor",
+            ),
             ("postgres://u@db?password=secret", "postgres://u@db"),
-            ("postgres://db:5432?password=secret&x=1", "postgres://db:5432"),
+            (
+                "postgres://db:5432?password=secret&x=1",
+                "postgres://db:5432",
+            ),
             ("postgres://u:secret@db#secret", "postgres://u:***@db"),
-            ("postgres://u:p%40ss@db/x?sslmode=require", "postgres://u:***@db/x"),
+            (
+                "postgres://u:p%40ss@db/x?sslmode=require",
+                "postgres://u:***@db/x",
+            ),
         ] {
             assert_eq!(redact_url(url), shown, "{url}");
             assert!(!redact_url(url).contains("secret"));

@@ -17,6 +17,8 @@ pub struct Tenant {
     pub name: String,
     /// When it was created.
     pub created_at: OffsetDateTime,
+    /// Its own OpenID Connect provider, if any: (issuer, client id).
+    pub oidc: Option<(String, String)>,
 }
 
 /// A customer's administrator.
@@ -98,6 +100,25 @@ pub trait Tenants: Send + Sync {
         idle_ms: i64,
         absolute_ms: i64,
     ) -> impl Future<Output = Result<Option<TenantSession>, StoreError>> + Send;
+    /// One tenant.
+    fn tenant(&self, id: i64) -> impl Future<Output = Result<Option<Tenant>, StoreError>> + Send;
+    /// Sets (or with None clears) the tenant's OpenID Connect provider, with the audit event.
+    fn set_tenant_oidc(
+        &self,
+        tenant_id: i64,
+        oidc: Option<(&str, &str)>,
+        audit: &NewAuditEvent,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Starts a session for an administrator who signed in with their tenant's provider.
+    fn start_tenant_session(
+        &self,
+        session_hash: &[u8; 32],
+        admin: &TenantAdmin,
+        csrf_token: &str,
+        now: OffsetDateTime,
+        source_addr: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Ends a session.
     fn end_tenant_session(
         &self,
@@ -105,14 +126,15 @@ pub trait Tenants: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-type TenantRow = (i64, String, i64);
+type TenantRow = (i64, String, i64, Option<String>, Option<String>);
 type AdminRow = (i64, i64, String, i64);
 
-fn tenant_from((id, name, created): TenantRow) -> Tenant {
+fn tenant_from((id, name, created, issuer, client_id): TenantRow) -> Tenant {
     Tenant {
         id,
         name,
         created_at: from_ms(created),
+        oidc: issuer.zip(client_id),
     }
 }
 
@@ -143,7 +165,7 @@ macro_rules! impl_tenants {
                     return Err(StoreError::Conflict(format!("a tenant named \"{name}\" already exists")));
                 }
                 let row: TenantRow = sqlx::query_as(
-                    "INSERT INTO tenants (name, created_at_ms) VALUES ($1, $2) RETURNING id, name, created_at_ms",
+                    "INSERT INTO tenants (name, created_at_ms) VALUES ($1, $2) RETURNING id, name, created_at_ms, oidc_issuer, oidc_client_id",
                 )
                 .bind(name)
                 .bind(crate::to_ms(at))
@@ -158,7 +180,7 @@ macro_rules! impl_tenants {
 
             async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
                 let rows: Vec<TenantRow> =
-                    sqlx::query_as("SELECT id, name, created_at_ms FROM tenants ORDER BY name")
+                    sqlx::query_as("SELECT id, name, created_at_ms, oidc_issuer, oidc_client_id FROM tenants ORDER BY name")
                         .fetch_all(&self.$read)
                         .await?;
                 Ok(rows.into_iter().map(tenant_from).collect())
@@ -295,10 +317,10 @@ macro_rules! impl_tenants {
                 idle_ms: i64,
                 absolute_ms: i64,
             ) -> Result<Option<TenantSession>, StoreError> {
-                type Row = (String, i64, i64, i64, i64, String, i64, String, i64);
+                type Row = (String, i64, i64, i64, i64, String, i64, String, i64, Option<String>, Option<String>);
                 let row: Option<Row> = sqlx::query_as(
                     "SELECT s.csrf_token, s.created_at_ms, s.last_seen_at_ms,
-                            a.id, a.tenant_id, a.email, a.created_at_ms, t.name, t.created_at_ms
+                            a.id, a.tenant_id, a.email, a.created_at_ms, t.name, t.created_at_ms, t.oidc_issuer, t.oidc_client_id
                      FROM tenant_sessions s
                      JOIN tenant_admins a ON a.id = s.tenant_admin_id
                      JOIN tenants t ON t.id = a.tenant_id
@@ -307,7 +329,7 @@ macro_rules! impl_tenants {
                 .bind(&id_hash[..])
                 .fetch_optional(&self.$read)
                 .await?;
-                let Some((csrf_token, created, seen, admin_id, tenant_id, email, admin_created, name, tenant_created)) = row else {
+                let Some((csrf_token, created, seen, admin_id, tenant_id, email, admin_created, name, tenant_created, issuer, client_id)) = row else {
                     return Ok(None);
                 };
                 let now_ms = crate::to_ms(now);
@@ -324,9 +346,74 @@ macro_rules! impl_tenants {
                 }
                 Ok(Some(TenantSession {
                     admin: admin_from((admin_id, tenant_id, email, admin_created)),
-                    tenant: tenant_from((tenant_id, name, tenant_created)),
+                    tenant: tenant_from((tenant_id, name, tenant_created, issuer, client_id)),
                     csrf_token,
                 }))
+            }
+
+            async fn tenant(&self, id: i64) -> Result<Option<Tenant>, StoreError> {
+                let row: Option<TenantRow> = sqlx::query_as(
+                    "SELECT id, name, created_at_ms, oidc_issuer, oidc_client_id FROM tenants WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.$read)
+                .await?;
+                Ok(row.map(tenant_from))
+            }
+
+            async fn set_tenant_oidc(
+                &self,
+                tenant_id: i64,
+                oidc: Option<(&str, &str)>,
+                audit: &NewAuditEvent,
+                at: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                let changed = sqlx::query("UPDATE tenants SET oidc_issuer = $1, oidc_client_id = $2 WHERE id = $3")
+                    .bind(oidc.map(|o| o.0))
+                    .bind(oidc.map(|o| o.1))
+                    .bind(tenant_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if changed == 0 {
+                    return Err(StoreError::Invalid(format!("there is no tenant {tenant_id}")));
+                }
+                let audit = NewAuditEvent { target: format!("tenant:{tenant_id}"), ..audit.clone() };
+                Self::audit_in(&mut tx, &audit, at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn start_tenant_session(
+                &self,
+                session_hash: &[u8; 32],
+                admin: &TenantAdmin,
+                csrf_token: &str,
+                now: OffsetDateTime,
+                source_addr: &str,
+            ) -> Result<(), StoreError> {
+                let now_ms = crate::to_ms(now);
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO tenant_sessions (id_hash, tenant_admin_id, csrf_token, created_at_ms, last_seen_at_ms)
+                     VALUES ($1, $2, $3, $4, $4)",
+                )
+                .bind(&session_hash[..])
+                .bind(admin.id)
+                .bind(csrf_token)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                let audit = NewAuditEvent {
+                    actor: format!("tenant_admin:{}", admin.id),
+                    action: "tenant_sign_in_oidc".into(),
+                    target: format!("tenant:{}", admin.tenant_id),
+                    source_addr: source_addr.into(),
+                };
+                Self::audit_in(&mut tx, &audit, now).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn end_tenant_session(&self, id_hash: &[u8; 32]) -> Result<(), StoreError> {
@@ -411,6 +498,31 @@ impl Tenants for Store {
         absolute_ms: i64,
     ) -> Result<Option<TenantSession>, StoreError> {
         delegate!(self, tenant_session(id_hash, now, idle_ms, absolute_ms))
+    }
+    async fn tenant(&self, id: i64) -> Result<Option<Tenant>, StoreError> {
+        delegate!(self, tenant(id))
+    }
+    async fn set_tenant_oidc(
+        &self,
+        tenant_id: i64,
+        oidc: Option<(&str, &str)>,
+        audit: &NewAuditEvent,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        delegate!(self, set_tenant_oidc(tenant_id, oidc, audit, at))
+    }
+    async fn start_tenant_session(
+        &self,
+        session_hash: &[u8; 32],
+        admin: &TenantAdmin,
+        csrf_token: &str,
+        now: OffsetDateTime,
+        source_addr: &str,
+    ) -> Result<(), StoreError> {
+        delegate!(
+            self,
+            start_tenant_session(session_hash, admin, csrf_token, now, source_addr)
+        )
     }
     async fn end_tenant_session(&self, id_hash: &[u8; 32]) -> Result<(), StoreError> {
         delegate!(self, end_tenant_session(id_hash))

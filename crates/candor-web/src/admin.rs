@@ -55,6 +55,7 @@ pub fn routes() -> axum::Router<Arc<App>> {
         .route("/admin/oidc/start", get(oidc_start))
         .route("/admin/tenants", get(tenants).post(create_tenant))
         .route("/admin/tenants/{id}/admins", post(add_tenant_admin))
+        .route("/admin/tenants/{id}/oidc", post(set_tenant_oidc))
         .route("/admin/oidc/callback", get(oidc_callback))
         // Admin forms are small; a larger body is refused (413) before anything reads it.
         .layer(axum::extract::DefaultBodyLimit::max(ADMIN_FORM_LIMIT))
@@ -1875,6 +1876,8 @@ struct TenantView {
     id: i64,
     name: String,
     admins: Vec<String>,
+    oidc_issuer: String,
+    oidc_client_id: String,
 }
 
 #[derive(Template)]
@@ -1908,10 +1911,13 @@ async fn tenants_page(
             Ok(a) => a.into_iter().map(|a| a.email).collect(),
             Err(e) => return internal(e),
         };
+        let (oidc_issuer, oidc_client_id) = t.oidc.unwrap_or_default();
         views.push(TenantView {
             id: t.id,
             name: t.name,
             admins,
+            oidc_issuer,
+            oidc_client_id,
         });
     }
     let mut p = page(app, "tenants", Some(s));
@@ -2139,6 +2145,102 @@ async fn disable_user(
                 vec![format!("{}.", capitalise(&m))],
                 None,
                 StatusCode::CONFLICT,
+            )
+            .await
+        }
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct TenantOidcForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    issuer: String,
+    #[serde(default)]
+    client_id: String,
+}
+
+async fn set_tenant_oidc(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<TenantOidcForm>,
+) -> Response {
+    use candor_store::tenants::Tenants;
+    let (_, s) = match require(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
+        return rejected_form();
+    }
+    if !role_of(&s).manages_access() {
+        return forbidden(&app, &s, "manage customer tenants");
+    }
+    let issuer = form.issuer.trim().trim_end_matches('/').to_owned();
+    let client_id = form.client_id.trim().to_owned();
+    let oidc = if issuer.is_empty() && client_id.is_empty() {
+        None
+    } else {
+        let check = candor_oidc::OidcSettings::new(
+            issuer.clone(),
+            client_id.clone(),
+            app.published()
+                .site
+                .settings
+                .public_url
+                .join("/customer/oidc/callback"),
+        )
+        .validate();
+        if let Err(e) = check {
+            return tenants_page(
+                &app,
+                &s,
+                vec![],
+                vec![format!("Single sign-on: {e}.")],
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+        Some((issuer.as_str(), client_id.as_str()))
+    };
+    let event = NewAuditEvent {
+        actor: format!("operator:{}", s.operator.id),
+        action: if oidc.is_some() {
+            "tenant_sso_set"
+        } else {
+            "tenant_sso_removed"
+        }
+        .into(),
+        target: String::new(),
+        source_addr: source(&addr),
+    };
+    match app
+        .auth()
+        .store()
+        .set_tenant_oidc(id, oidc, &event, app.auth().clock().now())
+        .await
+    {
+        Ok(()) => {
+            tenants_page(
+                &app,
+                &s,
+                vec!["Single sign-on saved.".into()],
+                vec![],
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(candor_store::StoreError::Invalid(m)) => {
+            tenants_page(
+                &app,
+                &s,
+                vec![],
+                vec![format!("{}.", capitalise(&m))],
+                StatusCode::NOT_FOUND,
             )
             .await
         }

@@ -583,6 +583,12 @@ impl OidcSignIn {
     /// From the config and the public URL (the callback is `<public_url>/admin/oidc/callback`).
     pub fn new(config: &candor_core::config::OidcConfig, public_url: &str) -> OidcSignIn {
         let redirect = format!("{}/admin/oidc/callback", public_url.trim_end_matches('/'));
+        OidcSignIn::with_callback(config, &redirect)
+    }
+
+    /// With another callback URL (customer sign-in).
+    pub fn with_callback(config: &candor_core::config::OidcConfig, redirect: &str) -> OidcSignIn {
+        let redirect = redirect.to_owned();
         let mut settings = candor_oidc::OidcSettings::new(
             config.issuer.clone(),
             config.client_id.clone(),

@@ -45,6 +45,8 @@ pub fn routes() -> axum::Router<Arc<App>> {
         .route("/customer/link", get(link_form).post(use_link))
         .route("/customer/sign-out", post(sign_out))
         .route("/customer/admins/{id}", get(admin_detail))
+        .route("/customer/sso/{tenant}", get(sso_start))
+        .route("/customer/oidc/callback", get(sso_callback))
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::admin::ADMIN_FORM_LIMIT,
         ))
@@ -477,4 +479,187 @@ async fn admin_detail(
         .render(),
         StatusCode::OK,
     )
+}
+
+// ---- a tenant's own OpenID Connect provider ------------------------------------------------
+
+/// What is stored while the browser is at the tenant's provider.
+#[derive(serde::Serialize, Deserialize)]
+struct PendingTenantLogin {
+    tenant: i64,
+    pending: candor_oidc::PendingLogin,
+}
+
+/// `/customer/sso/<tenant>`: the link a vendor gives a customer whose administrators sign in
+/// with their own provider.
+async fn sso_start(State(app): State<Arc<App>>, Path(tenant_id): Path<i64>) -> Response {
+    if !crate::admin::cookies_allowed(&app) {
+        return (
+            StatusCode::FORBIDDEN,
+            "signing in needs an https public_url\n",
+        )
+            .into_response();
+    }
+    let tenant = match app.store().tenant(tenant_id).await {
+        Ok(t) => t,
+        Err(e) => return internal(e),
+    };
+    let Some((issuer, client_id)) = tenant.and_then(|t| t.oidc) else {
+        return not_found();
+    };
+    let oidc = app.tenant_oidc(tenant_id, &issuer, &client_id);
+    let client = match oidc.client().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, tenant = tenant_id, "a tenant's OpenID Connect provider cannot be reached");
+            return (
+                StatusCode::BAD_GATEWAY,
+                format!("your organisation's sign-on provider cannot be reached right now: {e}\n"),
+            )
+                .into_response();
+        }
+    };
+    let now = app.auth().clock().now();
+    let (url, pending) = match client.begin(now) {
+        Ok(b) => b,
+        Err(e) => return internal(e),
+    };
+    let state = pending.state().to_owned();
+    let json = match serde_json::to_string(&PendingTenantLogin {
+        tenant: tenant_id,
+        pending,
+    }) {
+        Ok(j) => j,
+        Err(e) => return internal(e),
+    };
+    if let Err(e) = app.store().save_oidc_pending(&state, &json, now).await {
+        return internal(e);
+    }
+    let mut response = Redirect::to(&url).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    #[serde(default)]
+    state: String,
+    code: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn sso_callback(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let store = app.store();
+    let now = app.auth().clock().now();
+    let refuse = |problem: String| {
+        respond(
+            SignInPage {
+                chrome: chrome(&app),
+                notices: vec![],
+                errors: vec![problem],
+            }
+            .render(),
+            StatusCode::UNAUTHORIZED,
+        )
+    };
+    // Taken whatever happens next: a callback works at most once.
+    let pending = match store.take_oidc_pending(&q.state).await {
+        Ok(Some(json)) => serde_json::from_str::<PendingTenantLogin>(&json).ok(),
+        Ok(None) => None,
+        Err(e) => return internal(e),
+    };
+    let Some(PendingTenantLogin {
+        tenant: tenant_id,
+        pending,
+    }) = pending
+    else {
+        return refuse("This sign-on attempt is not valid any more; start again.".into());
+    };
+    let tenant = match store.tenant(tenant_id).await {
+        Ok(t) => t,
+        Err(e) => return internal(e),
+    };
+    let Some((issuer, client_id)) = tenant.and_then(|t| t.oidc) else {
+        return refuse("Your organisation no longer signs in this way.".into());
+    };
+    let oidc = app.tenant_oidc(tenant_id, &issuer, &client_id);
+    let identity = match (&q.code, &q.error) {
+        (_, Some(error)) => Err(candor_oidc::OidcError::authorization_refused(
+            error,
+            q.error_description.as_deref(),
+        )),
+        (Some(code), None) => match oidc.client().await {
+            Ok(client) => client.complete(pending, &q.state, code, now).await,
+            Err(e) => Err(e),
+        },
+        (None, None) => Err(candor_oidc::OidcError::authorization_refused(
+            "no code", None,
+        )),
+    };
+    let failed = |reason: String| {
+        tracing::warn!(tenant = tenant_id, reason = %reason, "a customer's sign-on was refused");
+        NewAuditEvent {
+            actor: "anonymous".into(),
+            action: "tenant_sign_in_failed".into(),
+            target: format!("tenant:{tenant_id}"),
+            source_addr: addr.ip().to_string(),
+        }
+    };
+    let identity = match identity {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = store.record_audit(&[failed(e.to_string())], now).await;
+            return refuse(format!("Sign-on failed: {e}"));
+        }
+    };
+    // Only an administrator of this very tenant, with an email the provider verified.
+    let email = identity
+        .email
+        .as_deref()
+        .filter(|_| identity.email_verified)
+        .and_then(normalise_email);
+    let admin = match email {
+        Some(email) => match store.tenant_admin_by_email(&email).await {
+            Ok(a) => a.filter(|a| a.tenant_id == tenant_id),
+            Err(e) => return internal(e),
+        },
+        None => None,
+    };
+    let Some(admin) = admin else {
+        let _ = store
+            .record_audit(&[failed("not an administrator of this tenant".into())], now)
+            .await;
+        return refuse("Your account is not an administrator of this organisation here (or its email is not verified).".into());
+    };
+    let (secret, csrf) = match (new_secret(), new_secret()) {
+        (Ok(s), Ok(c)) => (s, c),
+        (Err(e), _) | (_, Err(e)) => return internal(e),
+    };
+    if let Err(e) = store
+        .start_tenant_session(
+            &secret_hash(&secret),
+            &admin,
+            &csrf,
+            now,
+            &addr.ip().to_string(),
+        )
+        .await
+    {
+        return internal(e);
+    }
+    let mut response = Redirect::to("/customer").into_response();
+    set_cookie(
+        &app,
+        &mut response,
+        &secret,
+        SESSION_ABSOLUTE.whole_seconds(),
+    );
+    response
 }

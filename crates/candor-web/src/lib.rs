@@ -101,6 +101,9 @@ pub struct App {
     auth: Arc<auth::Auth>,
     oidc: Option<Arc<auth::OidcSignIn>>,
     mailer: Arc<dyn Mailer>,
+    /// Discovered providers of tenants that sign in with their own OpenID Connect provider,
+    /// keyed by (tenant, issuer, client id).
+    tenant_oidc: std::sync::Mutex<HashMap<(i64, String, String), Arc<auth::OidcSignIn>>>,
 }
 
 impl App {
@@ -134,6 +137,7 @@ impl App {
                 .as_ref()
                 .map(|c| Arc::new(auth::OidcSignIn::new(c, site.settings.public_url.as_str()))),
             mailer,
+            tenant_oidc: std::sync::Mutex::new(HashMap::new()),
         });
         app.log.wake();
         app.compress_in_background();
@@ -196,6 +200,44 @@ impl App {
     /// Outgoing mail.
     pub fn mailer(&self) -> &Arc<dyn Mailer> {
         &self.mailer
+    }
+
+    /// The sign-in client for a tenant's own provider (public client with PKCE), made once.
+    pub fn tenant_oidc(
+        &self,
+        tenant_id: i64,
+        issuer: &str,
+        client_id: &str,
+    ) -> Arc<auth::OidcSignIn> {
+        let key = (tenant_id, issuer.to_owned(), client_id.to_owned());
+        let mut map = match self.tenant_oidc.lock() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(key)
+            .or_insert_with(|| {
+                let config = candor_core::config::OidcConfig {
+                    issuer: issuer.to_owned(),
+                    client_id: client_id.to_owned(),
+                    client_secret: None,
+                    label: String::new(),
+                };
+                let public_url = self
+                    .published()
+                    .site
+                    .settings
+                    .public_url
+                    .as_str()
+                    .to_owned();
+                Arc::new(auth::OidcSignIn::with_callback(
+                    &config,
+                    &format!(
+                        "{}/customer/oidc/callback",
+                        public_url.trim_end_matches('/')
+                    ),
+                ))
+            })
+            .clone()
     }
 
     /// OpenID Connect sign-in, when configured.

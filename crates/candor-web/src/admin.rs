@@ -377,6 +377,47 @@ pub(crate) fn cross_site(app: &App, headers: &HeaderMap) -> bool {
     }
 }
 
+/// The session behind a form post of the admin area: signed in, sent from this site, with the
+/// session's CSRF token.
+async fn signed_in_form(
+    app: &App,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<(String, Session), Response> {
+    let (secret, s) = require(app, headers).await?;
+    if cross_site(app, headers) || !csrf_ok(&s, csrf) {
+        return Err(rejected_form());
+    }
+    Ok((secret, s))
+}
+
+/// As [`signed_in_form`], for what only owners may do (`what` completes "may not …").
+async fn owner_form(
+    app: &App,
+    headers: &HeaderMap,
+    csrf: &str,
+    what: &str,
+) -> Result<(String, Session), Response> {
+    let (secret, s) = signed_in_form(app, headers, csrf).await?;
+    if !role_of(&s).manages_access() {
+        return Err(forbidden(app, &s, what));
+    }
+    Ok((secret, s))
+}
+
+/// The session behind an owner-only page.
+async fn owner_page(
+    app: &App,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<(String, Session), Response> {
+    let (secret, s) = require(app, headers).await?;
+    if !role_of(&s).manages_access() {
+        return Err(forbidden(app, &s, what));
+    }
+    Ok((secret, s))
+}
+
 fn csrf_ok(session: &Session, submitted: &str) -> bool {
     secrets_equal(&session.csrf_token, submitted)
 }
@@ -551,13 +592,10 @@ async fn sign_out(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let (secret, s) = match require(&app, &headers).await {
+    let (secret, s) = match signed_in_form(&app, &headers, &form.csrf).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
-        return rejected_form();
-    }
     if let Err(e) = app.auth().store().end_session(&secret_hash(&secret)).await {
         return internal(e);
     }
@@ -580,13 +618,10 @@ async fn sign_out_everywhere(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let (_, s) = match require(&app, &headers).await {
+    let (_, s) = match signed_in_form(&app, &headers, &form.csrf).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
-        return rejected_form();
-    }
     if let Err(e) = app.auth().store().end_sessions_of(s.operator.id).await {
         return internal(e);
     }
@@ -861,13 +896,10 @@ async fn users_page(
 }
 
 async fn users(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let (_, s) = match require(&app, &headers).await {
+    let (_, s) = match owner_page(&app, &headers, "manage users").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !role_of(&s).manages_access() {
-        return forbidden(&app, &s, "manage users");
-    }
     users_page(&app, &s, vec![], vec![], None, StatusCode::OK).await
 }
 
@@ -893,16 +925,10 @@ async fn invite(
     headers: HeaderMap,
     Form(form): Form<InviteForm>,
 ) -> Response {
-    let (secret, s) = match require(&app, &headers).await {
+    let (secret, s) = match owner_form(&app, &headers, &form.csrf, "invite operators").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
-        return rejected_form();
-    }
-    if !role_of(&s).manages_access() {
-        return forbidden(&app, &s, "invite operators");
-    }
     let Some(email) = normalise_email(&form.email) else {
         return users_page(
             &app,
@@ -1022,16 +1048,10 @@ async fn change_role(
     headers: HeaderMap,
     Form(form): Form<RoleForm>,
 ) -> Response {
-    let (secret, s) = match require(&app, &headers).await {
+    let (secret, s) = match owner_form(&app, &headers, &form.csrf, "change roles").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
-        return rejected_form();
-    }
-    if !role_of(&s).manages_access() {
-        return forbidden(&app, &s, "change roles");
-    }
     let Some(role) = Role::parse(&form.role) else {
         return users_page(
             &app,
@@ -1153,13 +1173,10 @@ async fn tokens_page(
 }
 
 async fn tokens(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let (_, s) = match require(&app, &headers).await {
+    let (_, s) = match owner_page(&app, &headers, "manage API tokens").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !role_of(&s).manages_access() {
-        return forbidden(&app, &s, "manage API tokens");
-    }
     tokens_page(&app, &s, vec![], None, StatusCode::OK).await
 }
 
@@ -1247,16 +1264,10 @@ async fn revoke_token(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let (_, s) = match require(&app, &headers).await {
+    let (_, s) = match owner_form(&app, &headers, &form.csrf, "revoke API tokens").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
-        return rejected_form();
-    }
-    if !role_of(&s).manages_access() {
-        return forbidden(&app, &s, "revoke API tokens");
-    }
     let event = NewAuditEvent {
         actor: format!("operator:{}", s.operator.id),
         action: "token_revoked".into(),
@@ -1640,13 +1651,10 @@ async fn enable_totp(
     headers: HeaderMap,
     Form(form): Form<EnableTotpForm>,
 ) -> Response {
-    let (secret, s) = match require(&app, &headers).await {
+    let (secret, s) = match signed_in_form(&app, &headers, &form.csrf).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
-        return rejected_form();
-    }
     if form.password.is_empty() || !reauthenticated(&app, &secret, &s, &form.password).await {
         return account_page(
             &app,
@@ -1940,13 +1948,10 @@ async fn tenants_page(
 }
 
 async fn tenants(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let (_, s) = match require(&app, &headers).await {
+    let (_, s) = match owner_page(&app, &headers, "manage customer tenants").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !role_of(&s).manages_access() {
-        return forbidden(&app, &s, "manage customer tenants");
-    }
     tenants_page(&app, &s, vec![], vec![], StatusCode::OK).await
 }
 
@@ -1965,16 +1970,10 @@ async fn create_tenant(
     Form(form): Form<TenantForm>,
 ) -> Response {
     use candor_store::tenants::Tenants;
-    let (_, s) = match require(&app, &headers).await {
+    let (_, s) = match owner_form(&app, &headers, &form.csrf, "manage customer tenants").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
-        return rejected_form();
-    }
-    if !role_of(&s).manages_access() {
-        return forbidden(&app, &s, "manage customer tenants");
-    }
     let name = form.name.trim();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         return tenants_page(
@@ -2038,16 +2037,10 @@ async fn add_tenant_admin(
     Form(form): Form<TenantAdminForm>,
 ) -> Response {
     use candor_store::tenants::Tenants;
-    let (_, s) = match require(&app, &headers).await {
+    let (_, s) = match owner_form(&app, &headers, &form.csrf, "manage customer tenants").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
-        return rejected_form();
-    }
-    if !role_of(&s).manages_access() {
-        return forbidden(&app, &s, "manage customer tenants");
-    }
     let Some(email) = normalise_email(&form.email) else {
         return tenants_page(
             &app,
@@ -2104,16 +2097,10 @@ async fn disable_user(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let (_, s) = match require(&app, &headers).await {
+    let (_, s) = match owner_form(&app, &headers, &form.csrf, "disable operators").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
-        return rejected_form();
-    }
-    if !role_of(&s).manages_access() {
-        return forbidden(&app, &s, "disable operators");
-    }
     let event = NewAuditEvent {
         actor: format!("operator:{}", s.operator.id),
         action: "operator_disabled".into(),
@@ -2170,16 +2157,10 @@ async fn set_tenant_oidc(
     Form(form): Form<TenantOidcForm>,
 ) -> Response {
     use candor_store::tenants::Tenants;
-    let (_, s) = match require(&app, &headers).await {
+    let (_, s) = match owner_form(&app, &headers, &form.csrf, "manage customer tenants").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if cross_site(&app, &headers) || !csrf_ok(&s, &form.csrf) {
-        return rejected_form();
-    }
-    if !role_of(&s).manages_access() {
-        return forbidden(&app, &s, "manage customer tenants");
-    }
     let issuer = form.issuer.trim().trim_end_matches('/').to_owned();
     let client_id = form.client_id.trim().to_owned();
     let oidc = if issuer.is_empty() && client_id.is_empty() {

@@ -91,6 +91,25 @@ async fn create_owner(site: &std::path::Path, server: &Server, email: &str) -> S
     link.split("token=").nth(1).unwrap().to_owned()
 }
 
+/// An owner made with `candor admin create`, with a password set through the link, signed in:
+/// their session cookie.
+async fn signed_in_owner(site: &std::path::Path, server: &Server, email: &str) -> String {
+    let token = create_owner(site, server, email).await;
+    let (status, _) = post_form(
+        server,
+        "/admin/set-password",
+        "",
+        &[
+            ("token", &token),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    session_cookie(&sign_in(server, email, PASSWORD, None).await)
+}
+
 async fn sign_in(
     server: &Server,
     email: &str,
@@ -497,19 +516,7 @@ async fn an_editor_cannot_manage_access() {
     .await;
     assert_eq!(status, 403);
     // An owner disables the editor: their session ends and they cannot sign in again.
-    let owner_token = create_owner(site.path(), &server, "boss@tiny.example").await;
-    post_form(
-        &server,
-        "/admin/set-password",
-        "",
-        &[
-            ("token", &owner_token),
-            ("password", PASSWORD),
-            ("confirm", PASSWORD),
-        ],
-    )
-    .await;
-    let boss = session_cookie(&sign_in(&server, "boss@tiny.example", PASSWORD, None).await);
+    let boss = signed_in_owner(site.path(), &server, "boss@tiny.example").await;
     let (_, users) = get_page(&server, "/admin/users", &boss).await;
     let boss_csrf = field(&users, "csrf");
     let ed_id: String = users
@@ -768,19 +775,7 @@ async fn two_step_sign_in_with_totp_codes_used_once_and_recovery_codes() {
     use candor_core::totp;
     let site = tiny_site();
     let server = Server::start(site.path(), &[]).await;
-    let token = create_owner(site.path(), &server, "owner@tiny.example").await;
-    post_form(
-        &server,
-        "/admin/set-password",
-        "",
-        &[
-            ("token", &token),
-            ("password", PASSWORD),
-            ("confirm", PASSWORD),
-        ],
-    )
-    .await;
-    let cookie = session_cookie(&sign_in(&server, "owner@tiny.example", PASSWORD, None).await);
+    let cookie = signed_in_owner(site.path(), &server, "owner@tiny.example").await;
 
     // Enrol: the page shows a fresh key and its QR code, drawn inline.
     let (status, page) = get_page(&server, "/admin/account", &cookie).await;
@@ -1301,19 +1296,7 @@ fn link_token(mail: &str) -> String {
 async fn customer_admins_sign_in_by_magic_link_and_see_only_their_tenant() {
     let site = tiny_site();
     let server = Server::start(site.path(), &[]).await;
-    let token = create_owner(site.path(), &server, "owner@tiny.example").await;
-    post_form(
-        &server,
-        "/admin/set-password",
-        "",
-        &[
-            ("token", &token),
-            ("password", PASSWORD),
-            ("confirm", PASSWORD),
-        ],
-    )
-    .await;
-    let owner = session_cookie(&sign_in(&server, "owner@tiny.example", PASSWORD, None).await);
+    let owner = signed_in_owner(site.path(), &server, "owner@tiny.example").await;
     let (_, page) = get_page(&server, "/admin/tenants", &owner).await;
     let csrf = field(&page, "csrf");
     for name in ["Globex", "Initech"] {
@@ -1508,19 +1491,7 @@ async fn a_tenant_can_sign_in_with_its_own_provider_and_only_its_administrators_
     let site = tiny_site();
     let server = Server::start(site.path(), &[]).await;
     provider.set_redirect_url(server.url("/customer/oidc/callback"));
-    let token = create_owner(site.path(), &server, "owner@tiny.example").await;
-    post_form(
-        &server,
-        "/admin/set-password",
-        "",
-        &[
-            ("token", &token),
-            ("password", PASSWORD),
-            ("confirm", PASSWORD),
-        ],
-    )
-    .await;
-    let owner = session_cookie(&sign_in(&server, "owner@tiny.example", PASSWORD, None).await);
+    let owner = signed_in_owner(site.path(), &server, "owner@tiny.example").await;
     let (_, page) = get_page(&server, "/admin/tenants", &owner).await;
     let csrf = field(&page, "csrf");
     for name in ["Globex", "Initech"] {

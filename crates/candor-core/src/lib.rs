@@ -17,6 +17,7 @@ pub mod load;
 pub mod pillar;
 pub mod routes;
 pub mod site;
+pub mod sla;
 pub mod totp;
 
 pub use clock::{Clock, SystemClock};

@@ -1,0 +1,553 @@
+//! The SLA engine's arithmetic: monthly (or quarterly) uptime from status intervals, service
+//! credits from tiers. Pure and exact: durations are whole seconds, weights are per mille, and
+//! every comparison with a target or tier boundary is done in integers, so 99.9 % exactly owes
+//! nothing and one second more of downtime does.
+//!
+//! - Overlapping intervals never count the same second twice: at each instant the worst impact
+//!   present counts, once.
+//! - Announced maintenance is taken out of the period (when the policy says so) before anything
+//!   else.
+//! - Coverage is the share of the remaining period that has data; below the policy's minimum the
+//!   report says "insufficient data" instead of inventing availability.
+
+use time::{Date, Month, OffsetDateTime, Time};
+
+/// How bad an interval was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Impact {
+    /// Working normally (data, no downtime).
+    Operational,
+    /// Slower than it should be.
+    Degraded,
+    /// Partly unavailable.
+    Partial,
+    /// Unavailable.
+    Major,
+}
+
+/// Downtime weights, per mille of a second of full downtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Weights {
+    /// Major outage (default 1000).
+    pub major: u32,
+    /// Partial outage (default 300, as Statuspage).
+    pub partial: u32,
+    /// Degraded performance (default 0).
+    pub degraded: u32,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights {
+            major: 1000,
+            partial: 300,
+            degraded: 0,
+        }
+    }
+}
+
+impl Weights {
+    fn of(&self, impact: Impact) -> u32 {
+        match impact {
+            Impact::Operational => 0,
+            Impact::Degraded => self.degraded,
+            Impact::Partial => self.partial,
+            Impact::Major => self.major,
+        }
+    }
+}
+
+/// A service-credit tier: uptime below `below_ppm` (parts per million: 99.9 % = 999,000) owes
+/// `credit_percent` of the fee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreditTier {
+    /// The boundary, in parts per million.
+    pub below_ppm: u32,
+    /// The credit, in percent of the period's fee.
+    pub credit_percent: u32,
+}
+
+/// An SLA policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// The promised uptime, in parts per million (default 999,000 = 99.9 %).
+    pub target_ppm: u32,
+    /// Downtime weights.
+    pub weights: Weights,
+    /// Whether announced maintenance is taken out of the period.
+    pub exclude_maintenance: bool,
+    /// Credit tiers; the largest credit whose boundary the uptime is below applies.
+    pub tiers: Vec<CreditTier>,
+    /// Below this coverage (parts per million of the period with data) the report says
+    /// "insufficient data" (default 900,000 = 90 %).
+    pub min_coverage_ppm: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            target_ppm: 999_000,
+            weights: Weights::default(),
+            exclude_maintenance: true,
+            // Microsoft's Online Services tiers.
+            tiers: vec![
+                CreditTier {
+                    below_ppm: 999_000,
+                    credit_percent: 25,
+                },
+                CreditTier {
+                    below_ppm: 990_000,
+                    credit_percent: 50,
+                },
+                CreditTier {
+                    below_ppm: 950_000,
+                    credit_percent: 100,
+                },
+            ],
+            min_coverage_ppm: 900_000,
+        }
+    }
+}
+
+/// A span of time with what was observed during it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval {
+    /// Inclusive start.
+    pub start: OffsetDateTime,
+    /// Exclusive end.
+    pub end: OffsetDateTime,
+    /// The impact during it.
+    pub impact: Impact,
+}
+
+/// A calendar period in UTC: `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    /// First instant.
+    pub start: OffsetDateTime,
+    /// First instant after it.
+    pub end: OffsetDateTime,
+}
+
+impl Period {
+    /// `2026-10` (a calendar month) or `2026-Q4` (a quarter), in UTC.
+    pub fn parse(text: &str) -> Result<Period, String> {
+        let bad = || {
+            format!(
+                "\"{text}\" is not a period: use a month like 2026-10 or a quarter like 2026-Q4"
+            )
+        };
+        let (year, rest) = text.trim().split_once('-').ok_or_else(bad)?;
+        let year: i32 = year.parse().map_err(|_| bad())?;
+        let (first_month, months) = if let Some(q) = rest.strip_prefix(['Q', 'q']) {
+            let q: u8 = q.parse().map_err(|_| bad())?;
+            if !(1..=4).contains(&q) {
+                return Err(bad());
+            }
+            ((q - 1) * 3 + 1, 3)
+        } else {
+            let m: u8 = rest.parse().map_err(|_| bad())?;
+            if !(1..=12).contains(&m) || rest.len() != 2 {
+                return Err(bad());
+            }
+            (m, 1)
+        };
+        let start = month_start(year, first_month).ok_or_else(bad)?;
+        let end_month = first_month + months;
+        let end = if end_month > 12 {
+            month_start(year + 1, end_month - 12)
+        } else {
+            month_start(year, end_month)
+        }
+        .ok_or_else(bad)?;
+        Ok(Period { start, end })
+    }
+
+    /// Its length in seconds.
+    pub fn seconds(&self) -> i64 {
+        (self.end - self.start).whole_seconds()
+    }
+}
+
+fn month_start(year: i32, month: u8) -> Option<OffsetDateTime> {
+    let month = Month::try_from(month).ok()?;
+    let date = Date::from_calendar_date(year, month, 1).ok()?;
+    Some(date.with_time(Time::MIDNIGHT).assume_utc())
+}
+
+/// What a period came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The period.
+    pub period: Period,
+    /// Seconds of announced maintenance taken out of it.
+    pub excluded_seconds: i64,
+    /// Seconds that count (the period minus exclusions).
+    pub counted_seconds: i64,
+    /// Seconds of the counted time that have data.
+    pub covered_seconds: i64,
+    /// Weighted downtime, in per-mille seconds (1000 = one second of full downtime).
+    pub weighted_downtime_permille_seconds: i64,
+    /// Uptime in parts per billion, rounded down; None with insufficient data.
+    pub uptime_ppb: Option<u64>,
+    /// Whether coverage was below the policy's minimum.
+    pub insufficient_data: bool,
+    /// Whether the target was met (false with insufficient data).
+    pub target_met: bool,
+    /// The credit owed, in percent (0 with insufficient data).
+    pub credit_percent: u32,
+    /// Downtime still allowed by the target, in per-mille seconds (negative when exceeded).
+    pub error_budget_left_permille_seconds: i64,
+}
+
+impl Report {
+    /// Downtime in whole minutes (weighted), for display.
+    pub fn downtime_minutes(&self) -> f64 {
+        self.weighted_downtime_permille_seconds as f64 / 60_000.0
+    }
+
+    /// Uptime as a percentage, for display.
+    pub fn uptime_percent(&self) -> Option<f64> {
+        self.uptime_ppb.map(|p| p as f64 / 10_000_000.0)
+    }
+}
+
+/// Clips `[s, e)` to the period; None when empty.
+fn clip(period: &Period, s: OffsetDateTime, e: OffsetDateTime) -> Option<(i64, i64)> {
+    let s = s.max(period.start);
+    let e = e.min(period.end);
+    (s < e).then(|| {
+        (
+            (s - period.start).whole_seconds(),
+            (e - period.start).whole_seconds(),
+        )
+    })
+}
+
+/// Merges spans into disjoint sorted ones.
+fn union(mut spans: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    spans.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for (s, e) in spans {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+/// Seconds of `spans` (disjoint, sorted) that fall outside `holes` (disjoint, sorted).
+fn minus(spans: &[(i64, i64)], holes: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    for &(s, e) in spans {
+        let mut cursor = s;
+        for &(hs, he) in holes {
+            if he <= cursor || hs >= e {
+                continue;
+            }
+            if hs > cursor {
+                out.push((cursor, hs));
+            }
+            cursor = cursor.max(he);
+        }
+        if cursor < e {
+            out.push((cursor, e));
+        }
+    }
+    out
+}
+
+fn total(spans: &[(i64, i64)]) -> i64 {
+    spans.iter().map(|(s, e)| e - s).sum()
+}
+
+/// Computes the period's report from observed intervals and announced maintenance windows.
+pub fn compute(
+    period: Period,
+    observed: &[Interval],
+    maintenance: &[(OffsetDateTime, OffsetDateTime)],
+    policy: &Policy,
+) -> Report {
+    let period_seconds = period.seconds().max(0);
+    let holes = if policy.exclude_maintenance {
+        union(
+            maintenance
+                .iter()
+                .filter_map(|(s, e)| clip(&period, *s, *e))
+                .collect(),
+        )
+    } else {
+        Vec::new()
+    };
+    let excluded_seconds = total(&holes);
+    let counted_seconds = period_seconds - excluded_seconds;
+
+    // Coverage: the union of everything observed, outside the holes.
+    let observed_spans: Vec<(i64, i64)> = observed
+        .iter()
+        .filter_map(|i| clip(&period, i.start, i.end))
+        .collect();
+    let covered_seconds = total(&minus(&union(observed_spans), &holes));
+
+    // Weighted downtime: sweep the boundaries; in each piece the worst impact counts once.
+    let mut points: Vec<i64> = observed
+        .iter()
+        .filter_map(|i| clip(&period, i.start, i.end))
+        .flat_map(|(s, e)| [s, e])
+        .collect();
+    points.sort_unstable();
+    points.dedup();
+    let mut weighted: i64 = 0;
+    for pair in points.windows(2) {
+        let (s, e) = (pair[0], pair[1]);
+        let worst = observed
+            .iter()
+            .filter_map(|i| clip(&period, i.start, i.end).map(|c| (c, i.impact)))
+            .filter(|((is, ie), _)| *is <= s && *ie >= e)
+            .map(|(_, impact)| policy.weights.of(impact))
+            .max()
+            .unwrap_or(0);
+        if worst == 0 {
+            continue;
+        }
+        let seconds = total(&minus(&[(s, e)], &holes));
+        weighted += seconds * i64::from(worst);
+    }
+
+    let counted_permille = counted_seconds * 1000;
+    let insufficient_data = counted_seconds <= 0
+        || i128::from(covered_seconds) * 1_000_000
+            < i128::from(policy.min_coverage_ppm) * i128::from(counted_seconds);
+    let up_permille = counted_permille - weighted;
+    // below(ppm): uptime < ppm / 1e6  <=>  up * 1e6 < ppm * counted, all in integers.
+    let below = |ppm: u32| {
+        i128::from(up_permille) * 1_000_000 < i128::from(ppm) * i128::from(counted_permille)
+    };
+    let uptime_ppb = (!insufficient_data).then(|| {
+        u64::try_from(i128::from(up_permille) * 1_000_000_000 / i128::from(counted_permille))
+            .unwrap_or(0)
+    });
+    let target_met = !insufficient_data && !below(policy.target_ppm);
+    let credit_percent = if insufficient_data {
+        0
+    } else {
+        policy
+            .tiers
+            .iter()
+            .filter(|t| below(t.below_ppm))
+            .map(|t| t.credit_percent)
+            .max()
+            .unwrap_or(0)
+    };
+    // Allowed downtime = counted × (1 − target), in per-mille seconds, rounded down.
+    let allowed = i128::from(counted_permille)
+        * i128::from(1_000_000 - policy.target_ppm.min(1_000_000))
+        / 1_000_000;
+    let error_budget_left_permille_seconds = i64::try_from(allowed).unwrap_or(i64::MAX) - weighted;
+
+    Report {
+        period,
+        excluded_seconds,
+        counted_seconds,
+        covered_seconds,
+        weighted_downtime_permille_seconds: weighted,
+        uptime_ppb,
+        insufficient_data,
+        target_met,
+        credit_percent,
+        error_budget_left_permille_seconds,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn at(period: &Period, seconds: i64) -> OffsetDateTime {
+        period.start + time::Duration::seconds(seconds)
+    }
+
+    fn month() -> Period {
+        Period::parse("2026-11").unwrap() // 30 days: 2,592,000 s
+    }
+
+    /// The whole month observed, operational, with `down` seconds of major outage at the start.
+    fn with_major(down: i64) -> Vec<Interval> {
+        let p = month();
+        vec![
+            Interval {
+                start: p.start,
+                end: p.end,
+                impact: Impact::Operational,
+            },
+            Interval {
+                start: p.start,
+                end: at(&p, down),
+                impact: Impact::Major,
+            },
+        ]
+    }
+
+    #[test]
+    fn periods_are_calendar_months_and_quarters_in_utc() {
+        let m = Period::parse("2026-02").unwrap();
+        assert_eq!(m.start, datetime!(2026-02-01 00:00 UTC));
+        assert_eq!(m.end, datetime!(2026-03-01 00:00 UTC));
+        assert_eq!(m.seconds(), 28 * 86_400);
+        let q = Period::parse("2026-Q4").unwrap();
+        assert_eq!(
+            (q.start, q.end),
+            (
+                datetime!(2026-10-01 00:00 UTC),
+                datetime!(2027-01-01 00:00 UTC)
+            )
+        );
+        let d = Period::parse("2026-12").unwrap();
+        assert_eq!(d.end, datetime!(2027-01-01 00:00 UTC));
+        for bad in ["2026", "2026-13", "2026-1", "2026-Q5", "26-10x", "october"] {
+            assert!(Period::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn exactly_the_target_owes_nothing_and_one_second_more_does() {
+        // 99.9 % of 2,592,000 s leaves 2,592 s (43.2 min) of downtime.
+        let r = compute(month(), &with_major(2_592), &[], &Policy::default());
+        assert!(r.target_met);
+        assert_eq!(r.credit_percent, 0);
+        assert_eq!(r.uptime_ppb, Some(999_000_000));
+        assert_eq!(r.error_budget_left_permille_seconds, 0);
+        let r = compute(month(), &with_major(2_593), &[], &Policy::default());
+        assert!(!r.target_met);
+        assert_eq!(r.credit_percent, 25);
+        assert_eq!(r.error_budget_left_permille_seconds, -1000);
+        // The other tiers, at their boundaries.
+        assert_eq!(
+            compute(month(), &with_major(25_920), &[], &Policy::default()).credit_percent,
+            25
+        );
+        assert_eq!(
+            compute(month(), &with_major(25_921), &[], &Policy::default()).credit_percent,
+            50
+        );
+        assert_eq!(
+            compute(month(), &with_major(129_600), &[], &Policy::default()).credit_percent,
+            50
+        );
+        assert_eq!(
+            compute(month(), &with_major(129_601), &[], &Policy::default()).credit_percent,
+            100
+        );
+    }
+
+    #[test]
+    fn overlapping_incidents_count_each_second_once_at_the_worst_impact() {
+        let p = month();
+        let mut obs = vec![Interval {
+            start: p.start,
+            end: p.end,
+            impact: Impact::Operational,
+        }];
+        // Two major outages overlapping by 600 s: 1,800 + 1,800 − 600 = 3,000 s.
+        obs.push(Interval {
+            start: at(&p, 1_000),
+            end: at(&p, 2_800),
+            impact: Impact::Major,
+        });
+        obs.push(Interval {
+            start: at(&p, 2_200),
+            end: at(&p, 4_000),
+            impact: Impact::Major,
+        });
+        let r = compute(p, &obs, &[], &Policy::default());
+        assert_eq!(r.weighted_downtime_permille_seconds, 3_000 * 1000);
+        // A partial outage that overlaps a major one counts only where it stands alone.
+        obs.push(Interval {
+            start: at(&p, 3_000),
+            end: at(&p, 5_000),
+            impact: Impact::Partial,
+        });
+        let r = compute(p, &obs, &[], &Policy::default());
+        assert_eq!(
+            r.weighted_downtime_permille_seconds,
+            3_000 * 1000 + 1_000 * 300
+        );
+        // Degraded performance costs nothing by default.
+        obs.push(Interval {
+            start: at(&p, 10_000),
+            end: at(&p, 20_000),
+            impact: Impact::Degraded,
+        });
+        assert_eq!(
+            compute(p, &obs, &[], &Policy::default()).weighted_downtime_permille_seconds,
+            3_300_000
+        );
+    }
+
+    #[test]
+    fn announced_maintenance_is_taken_out_of_the_period() {
+        let p = month();
+        // A 2-hour outage entirely inside a 3-hour maintenance window costs nothing.
+        let mut obs = with_major(0);
+        obs.push(Interval {
+            start: at(&p, 3_600),
+            end: at(&p, 3 * 3_600),
+            impact: Impact::Major,
+        });
+        let window = [(at(&p, 0), at(&p, 4 * 3_600))];
+        let r = compute(p, &obs, &window, &Policy::default());
+        assert_eq!(r.excluded_seconds, 4 * 3_600);
+        assert_eq!(r.counted_seconds, p.seconds() - 4 * 3_600);
+        assert_eq!(r.weighted_downtime_permille_seconds, 0);
+        assert!(r.target_met);
+        // Unless the policy counts maintenance.
+        let counting = Policy {
+            exclude_maintenance: false,
+            ..Policy::default()
+        };
+        let r = compute(p, &obs, &window, &counting);
+        assert_eq!(r.weighted_downtime_permille_seconds, 2 * 3_600 * 1000);
+        assert_eq!(r.credit_percent, 25);
+    }
+
+    #[test]
+    fn too_little_data_says_so_instead_of_inventing_uptime() {
+        let p = month();
+        // Data for only the first 20 days.
+        let obs = [Interval {
+            start: p.start,
+            end: at(&p, 20 * 86_400),
+            impact: Impact::Operational,
+        }];
+        let r = compute(p, &obs, &[], &Policy::default());
+        assert!(r.insufficient_data);
+        assert_eq!(r.uptime_ppb, None);
+        assert!(!r.target_met);
+        assert_eq!(r.credit_percent, 0);
+        assert_eq!(r.covered_seconds, 20 * 86_400);
+        // Data outside the period does not count.
+        let outside = [Interval {
+            start: p.start - time::Duration::days(40),
+            end: p.start,
+            impact: Impact::Major,
+        }];
+        let r = compute(p, &outside, &[], &Policy::default());
+        assert_eq!(
+            (r.covered_seconds, r.weighted_downtime_permille_seconds),
+            (0, 0)
+        );
+    }
+
+    #[test]
+    fn more_downtime_never_raises_uptime() {
+        let mut last = u64::MAX;
+        for down in (0..200_000).step_by(997) {
+            let r = compute(month(), &with_major(down), &[], &Policy::default());
+            let up = r.uptime_ppb.unwrap();
+            assert!(up <= last, "{down}");
+            last = up;
+        }
+    }
+}

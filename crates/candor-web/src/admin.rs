@@ -240,12 +240,16 @@ fn internal(err: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-/// The session cookie's name: `__Host-` prefixed with https.
-fn cookie_name(app: &App) -> &'static str {
+/// The operators' session cookie (see [`cookie_name`]).
+const SESSION_COOKIE: &str = "candor_session";
+
+/// A session cookie's name: `__Host-` prefixed with https, so the browser holds it to this exact
+/// host, over TLS, for the whole site.
+pub(crate) fn cookie_name(app: &App, base: &str) -> String {
     if https(app) {
-        "__Host-candor_session"
+        format!("__Host-{base}")
     } else {
-        "candor_session"
+        base.to_owned()
     }
 }
 
@@ -277,32 +281,40 @@ pub(crate) fn cookies_allowed(app: &App) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn set_cookie(app: &App, response: &mut Response, value: &str, max_age_s: i64) {
+/// Sets a session cookie (HttpOnly, SameSite=Strict, Path=/, Secure with https).
+pub(crate) fn set_cookie(
+    app: &App,
+    response: &mut Response,
+    base: &str,
+    value: &str,
+    max_age_s: i64,
+) {
     let secure = if https(app) { "; Secure" } else { "" };
     let cookie = format!(
         "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}",
-        cookie_name(app)
+        cookie_name(app, base)
     );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
 }
 
-fn cookie_value(app: &App, headers: &HeaderMap) -> Option<String> {
-    let name = cookie_name(app);
+/// The value of a session cookie the request carries.
+pub(crate) fn cookie_value(app: &App, headers: &HeaderMap, base: &str) -> Option<String> {
+    let name = cookie_name(app, base);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
+        .find(|(k, _)| *k == name.as_str())
         .map(|(_, v)| v.to_owned())
 }
 
 /// The live session behind the request's cookie.
 async fn session(app: &App, headers: &HeaderMap) -> Result<Option<(String, Session)>, Response> {
-    let Some(secret) = cookie_value(app, headers) else {
+    let Some(secret) = cookie_value(app, headers, SESSION_COOKIE) else {
         return Ok(None);
     };
     match app.auth().session(&secret).await {
@@ -510,7 +522,7 @@ async fn sign_in(
         p.errors.push("That email address is too long.".into());
     } else {
         // A cookie the client brought is never reused: a new session id on every sign-in.
-        if let Some(old) = cookie_value(&app, &headers) {
+        if let Some(old) = cookie_value(&app, &headers, SESSION_COOKIE) {
             let _ = app.auth().store().end_session(&secret_hash(&old)).await;
         }
         match app
@@ -529,6 +541,7 @@ async fn sign_in(
                 set_cookie(
                     &app,
                     &mut response,
+                    SESSION_COOKIE,
                     &secret,
                     crate::auth::SESSION_ABSOLUTE.whole_seconds(),
                 );
@@ -608,7 +621,7 @@ async fn sign_out(
     )
     .await;
     let mut response = Redirect::to("/admin/sign-in").into_response();
-    set_cookie(&app, &mut response, "", 0);
+    set_cookie(&app, &mut response, SESSION_COOKIE, "", 0);
     response
 }
 
@@ -634,7 +647,7 @@ async fn sign_out_everywhere(
     )
     .await;
     let mut response = Redirect::to("/admin/sign-in").into_response();
-    set_cookie(&app, &mut response, "", 0);
+    set_cookie(&app, &mut response, SESSION_COOKIE, "", 0);
     response
 }
 
@@ -1733,12 +1746,37 @@ async fn oidc_start(State(app): State<Arc<App>>) -> Response {
 }
 
 #[derive(Deserialize)]
-struct CallbackQuery {
+pub(crate) struct CallbackQuery {
     #[serde(default)]
-    state: String,
+    pub(crate) state: String,
     code: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+}
+
+/// The identity an OpenID Connect callback proves, or why it proves none (a refusal by the
+/// person, a missing code, or any check `candor-oidc` makes).
+pub(crate) async fn finish_oidc(
+    oidc: &crate::auth::OidcSignIn,
+    pending: candor_oidc::PendingLogin,
+    q: &CallbackQuery,
+    now: time::OffsetDateTime,
+) -> Result<candor_oidc::Identity, candor_oidc::OidcError> {
+    match (&q.code, &q.error) {
+        (_, Some(error)) => Err(candor_oidc::OidcError::authorization_refused(
+            error,
+            q.error_description.as_deref(),
+        )),
+        (Some(code), None) => {
+            oidc.client()
+                .await?
+                .complete(pending, &q.state, code, now)
+                .await
+        }
+        (None, None) => Err(candor_oidc::OidcError::authorization_refused(
+            "no code", None,
+        )),
+    }
 }
 
 async fn oidc_callback(
@@ -1787,19 +1825,7 @@ async fn oidc_callback(
                 .into(),
         );
     };
-    let identity = match (&q.code, &q.error) {
-        (_, Some(error)) => Err(candor_oidc::OidcError::authorization_refused(
-            error,
-            q.error_description.as_deref(),
-        )),
-        (Some(code), None) => match oidc.client().await {
-            Ok(client) => client.complete(pending, &q.state, code, now).await,
-            Err(e) => Err(e),
-        },
-        (None, None) => Err(candor_oidc::OidcError::authorization_refused(
-            "no code", None,
-        )),
-    };
+    let identity = finish_oidc(oidc, pending, &q, now).await;
     let identity = match identity {
         Ok(identity) => identity,
         Err(e) => {
@@ -1872,6 +1898,7 @@ async fn oidc_callback(
     set_cookie(
         &app,
         &mut response,
+        SESSION_COOKIE,
         &secret,
         crate::auth::SESSION_ABSOLUTE.whole_seconds(),
     );

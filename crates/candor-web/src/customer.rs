@@ -129,43 +129,11 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
-fn cookie_name(app: &App) -> &'static str {
-    if crate::admin::https(app) {
-        "__Host-candor_customer"
-    } else {
-        "candor_customer"
-    }
-}
-
-fn cookie_value(app: &App, headers: &HeaderMap) -> Option<String> {
-    let name = cookie_name(app);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-}
-
-fn set_cookie(app: &App, response: &mut Response, value: &str, max_age_s: i64) {
-    let secure = if crate::admin::https(app) {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}",
-        cookie_name(app)
-    );
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-}
+/// The customers' session cookie, apart from the operators'.
+const CUSTOMER_COOKIE: &str = "candor_customer";
 
 async fn session(app: &App, headers: &HeaderMap) -> Result<(String, TenantSession), Response> {
-    let Some(secret) = cookie_value(app, headers) else {
+    let Some(secret) = crate::admin::cookie_value(app, headers, CUSTOMER_COOKIE) else {
         return Err(Redirect::to("/customer/sign-in").into_response());
     };
     match app
@@ -351,7 +319,7 @@ async fn use_link(
     match used {
         Ok(Some(_)) => {
             let mut response = Redirect::to("/customer").into_response();
-            set_cookie(&app, &mut response, &secret, SESSION_ABSOLUTE.whole_seconds());
+            crate::admin::set_cookie(&app, &mut response, CUSTOMER_COOKIE, &secret, SESSION_ABSOLUTE.whole_seconds());
             response
         }
         Ok(None) => respond(
@@ -395,7 +363,7 @@ async fn sign_out(
         return internal(e);
     }
     let mut response = Redirect::to("/customer/sign-in").into_response();
-    set_cookie(&app, &mut response, "", 0);
+    crate::admin::set_cookie(&app, &mut response, CUSTOMER_COOKIE, "", 0);
     response
 }
 
@@ -542,19 +510,10 @@ async fn sso_start(State(app): State<Arc<App>>, Path(tenant_id): Path<i64>) -> R
     response
 }
 
-#[derive(Deserialize)]
-struct CallbackQuery {
-    #[serde(default)]
-    state: String,
-    code: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
 async fn sso_callback(
     State(app): State<Arc<App>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Query(q): Query<CallbackQuery>,
+    Query(q): Query<crate::admin::CallbackQuery>,
 ) -> Response {
     let store = app.store();
     let now = app.auth().clock().now();
@@ -590,19 +549,7 @@ async fn sso_callback(
         return refuse("Your organisation no longer signs in this way.".into());
     };
     let oidc = app.tenant_oidc(tenant_id, &issuer, &client_id);
-    let identity = match (&q.code, &q.error) {
-        (_, Some(error)) => Err(candor_oidc::OidcError::authorization_refused(
-            error,
-            q.error_description.as_deref(),
-        )),
-        (Some(code), None) => match oidc.client().await {
-            Ok(client) => client.complete(pending, &q.state, code, now).await,
-            Err(e) => Err(e),
-        },
-        (None, None) => Err(candor_oidc::OidcError::authorization_refused(
-            "no code", None,
-        )),
-    };
+    let identity = crate::admin::finish_oidc(&oidc, pending, &q, now).await;
     let failed = |reason: String| {
         tracing::warn!(tenant = tenant_id, reason = %reason, "a customer's sign-on was refused");
         NewAuditEvent {
@@ -655,9 +602,10 @@ async fn sso_callback(
         return internal(e);
     }
     let mut response = Redirect::to("/customer").into_response();
-    set_cookie(
+    crate::admin::set_cookie(
         &app,
         &mut response,
+        CUSTOMER_COOKIE,
         &secret,
         SESSION_ABSOLUTE.whole_seconds(),
     );

@@ -277,6 +277,8 @@ pub struct Settings {
     pub oidc: Option<OidcConfig>,
     /// Outgoing mail.
     pub mail: MailSettings,
+    /// Components, groups, SLA policies and history retention.
+    pub status: crate::status::StatusSettings,
 }
 
 /// OpenID Connect sign-in settings.
@@ -570,6 +572,7 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
             embedded_witness,
             oidc,
             mail,
+            status: crate::status::StatusSettings::default(),
         }),
         _ => Err(problems),
     }

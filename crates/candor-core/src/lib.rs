@@ -18,6 +18,7 @@ pub mod pillar;
 pub mod routes;
 pub mod site;
 pub mod sla;
+pub mod status;
 pub mod totp;
 
 pub use clock::{Clock, SystemClock};

@@ -20,6 +20,7 @@ pub mod log;
 pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
+pub mod status;
 pub mod tenants;
 
 /// What went wrong in storage, phrased for an operator.
@@ -48,6 +49,9 @@ pub enum StoreError {
     /// The fact cannot be recorded as given.
     #[error("invalid fact: {0}")]
     Invalid(String),
+    /// The record named does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
 }
 
 /// One published version of a content page.

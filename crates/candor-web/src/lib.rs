@@ -16,6 +16,7 @@ pub mod headers;
 pub mod log;
 pub mod observe;
 pub mod render;
+pub mod status;
 pub mod witness;
 
 use std::collections::HashMap;
@@ -27,7 +28,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use candor_core::config::{Overrides, Settings};
 use candor_core::{Clock, Diagnostics, Site};
 use candor_store::{ContentRevisions, Health, PageDigest, Revision, Store, StoreError};
@@ -104,6 +105,8 @@ pub struct App {
     /// Discovered providers of tenants that sign in with their own OpenID Connect provider,
     /// keyed by (tenant, issuer, client id).
     tenant_oidc: std::sync::Mutex<HashMap<(i64, String, String), Arc<auth::OidcSignIn>>>,
+    /// Rendered status pages and documents, dropped by [`App::invalidate_status`].
+    status_cache: status::StatusCache,
 }
 
 impl App {
@@ -138,6 +141,7 @@ impl App {
                 .map(|c| Arc::new(auth::OidcSignIn::new(c, site.settings.public_url.as_str()))),
             mailer,
             tenant_oidc: std::sync::Mutex::new(HashMap::new()),
+            status_cache: status::StatusCache::default(),
         });
         app.log.wake();
         app.compress_in_background();
@@ -174,6 +178,8 @@ impl App {
         let published = publish(&site, &self.store, self.clock.as_ref(), &self.assets).await?;
         let pages = site.pages.len();
         self.current.store(Arc::new(published));
+        // Components, groups and SLA weights may have changed.
+        self.invalidate_status();
         self.log.wake();
         self.compress_in_background();
         Ok(ReloadReport {
@@ -185,6 +191,46 @@ impl App {
     /// The currently published state.
     pub fn published(&self) -> Arc<Published> {
         self.current.load_full()
+    }
+
+    /// Drops every rendered status page, feed and `/api/v2` document so the next request shows
+    /// the current state. Call after any change of a component's status, an incident or a
+    /// maintenance window (the status API's own writes call it).
+    pub fn invalidate_status(&self) {
+        self.status_cache.invalidate();
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// When this trust center was first published (the oldest revision of its home page, or of
+    /// its oldest page): the stable creation time of status objects that have none of their own.
+    pub async fn status_epoch(&self) -> time::OffsetDateTime {
+        self.status_cache
+            .epoch(|| async {
+                let published = self.published();
+                let oldest_latest = published.revisions.values().min_by_key(|r| r.published_at);
+                let path = if published.revisions.contains_key("/") {
+                    Some("/".to_owned())
+                } else {
+                    oldest_latest.map(|r| r.page_path.clone())
+                };
+                let first = match path {
+                    Some(path) => self
+                        .store
+                        .revisions(&path)
+                        .await
+                        .ok()
+                        .and_then(|r| r.first().map(|r| r.published_at)),
+                    None => None,
+                };
+                first
+                    .or_else(|| oldest_latest.map(|r| r.published_at))
+                    .unwrap_or_else(|| self.clock.now())
+            })
+            .await
     }
 
     /// The store.
@@ -258,6 +304,33 @@ impl App {
             .route("/api/v1/admin/reload", post(api::reload))
             .route("/api/v1/audit", get(api::audit_events))
             .route("/api/v1/openapi.json", get(api::openapi))
+            .route(
+                "/api/v1/incidents",
+                get(status::api::list_incidents).post(status::api::create_incident),
+            )
+            .route("/api/v1/incidents/{id}", get(status::api::get_incident))
+            .route(
+                "/api/v1/incidents/{id}/updates",
+                post(status::api::update_incident),
+            )
+            .route(
+                "/api/v1/incidents/{id}/publish",
+                post(status::api::publish_incident),
+            )
+            .route(
+                "/api/v1/maintenances",
+                post(status::api::schedule_maintenance),
+            )
+            .route(
+                "/api/v1/maintenances/{id}/complete",
+                post(status::api::complete_maintenance),
+            )
+            .route("/api/v1/status", get(status::api::current_status))
+            .route(
+                "/api/v1/components/{id}/override",
+                put(status::api::set_override),
+            )
+            .merge(status::routes())
             .merge(admin::routes())
             .merge(customer::routes())
             .fallback(portal)

@@ -20,6 +20,7 @@ pub mod site;
 pub mod sla;
 pub mod status;
 pub mod totp;
+pub mod uptime;
 
 pub use clock::{Clock, SystemClock};
 pub use diagnostic::{Diagnostic, Diagnostics};

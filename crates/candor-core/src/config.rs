@@ -35,6 +35,17 @@ pub struct ConfigFile {
     pub oidc: Option<OidcSection>,
     /// Outgoing mail; default: `.eml` files in `<data_dir>/mail`.
     pub mail: Option<MailSection>,
+    /// History retention for the status page.
+    pub status: Option<crate::status_config::StatusSection>,
+    /// Groups of components on the status page.
+    #[serde(default)]
+    pub component_groups: Vec<crate::status_config::GroupSection>,
+    /// Components on the status page.
+    #[serde(default)]
+    pub components: Vec<crate::status_config::ComponentSection>,
+    /// SLA policies.
+    #[serde(default)]
+    pub sla: Vec<crate::status_config::SlaSection>,
 }
 
 /// `[oidc]`: operators may sign in with this OpenID Connect provider.
@@ -549,6 +560,20 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
         &mut problems,
     );
 
+    let monitor_ids: Vec<String> = Vec::new();
+    let status = crate::status_config::resolve(
+        &crate::status_config::Sections {
+            status: file.status.as_ref(),
+            groups: &file.component_groups,
+            components: &file.components,
+            sla: &file.sla,
+        },
+        &monitor_ids,
+        text,
+        path,
+        &mut problems.0,
+    );
+
     match (listen, public_url, database) {
         (Some(listen), Some(public_url), Some(database)) if problems.is_empty() => Ok(Settings {
             config_path: path.to_path_buf(),
@@ -572,7 +597,7 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
             embedded_witness,
             oidc,
             mail,
-            status: crate::status::StatusSettings::default(),
+            status,
         }),
         _ => Err(problems),
     }

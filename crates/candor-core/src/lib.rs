@@ -19,6 +19,7 @@ pub mod routes;
 pub mod site;
 pub mod sla;
 pub mod status;
+pub mod status_config;
 pub mod totp;
 pub mod uptime;
 

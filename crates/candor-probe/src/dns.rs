@@ -198,6 +198,7 @@ pub fn system_resolver() -> Result<SocketAddr, String> {
 pub(crate) async fn probe(
     check: &DnsCheck,
     allow_private: bool,
+    also_allow: &[IpAddr],
     start: Instant,
     deadline: Instant,
 ) -> Attempt {
@@ -205,7 +206,9 @@ pub(crate) async fn probe(
     // An explicit resolver is a target like any other; the system's own is trusted.
     let resolver = match check.resolver {
         Some(addr) => {
-            if let Err(refused) = guard::filter(&addr.ip().to_string(), [addr], allow_private) {
+            if let Err(refused) =
+                guard::filter(&addr.ip().to_string(), [addr], allow_private, also_allow)
+            {
                 return fail(refused.to_string());
             }
             addr

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 /// Whether `ip` is an ordinary public unicast address that monitors may reach by default.
 pub fn is_public(ip: IpAddr) -> bool {
@@ -72,15 +73,17 @@ impl fmt::Display for Refused {
 }
 
 /// Keeps the allowed addresses of a resolution, or says why none is.
+/// `also_allow` lists internal addresses the operator trusts for every monitor.
 pub fn filter(
     host: &str,
     addrs: impl IntoIterator<Item = SocketAddr>,
     allow_private: bool,
+    also_allow: &[IpAddr],
 ) -> Result<Vec<SocketAddr>, Refused> {
     let mut refused = None;
     let mut kept = Vec::new();
     for addr in addrs {
-        if allow_private || is_public(addr.ip()) {
+        if allow_private || is_public(addr.ip()) || also_allow.contains(&addr.ip()) {
             kept.push(addr);
         } else if refused.is_none() {
             refused = Some(addr.ip());
@@ -100,6 +103,7 @@ pub async fn resolve(
     host: &str,
     port: u16,
     allow_private: bool,
+    also_allow: &[IpAddr],
 ) -> Result<Vec<SocketAddr>, String> {
     let addrs: Vec<SocketAddr> = if let Ok(ip) = host.parse::<IpAddr>() {
         vec![SocketAddr::new(ip, port)]
@@ -112,24 +116,27 @@ pub async fn resolve(
     if addrs.is_empty() {
         return Err(format!("could not resolve {host}: no addresses"));
     }
-    filter(host, addrs, allow_private).map_err(|r| r.to_string())
+    filter(host, addrs, allow_private, also_allow).map_err(|r| r.to_string())
 }
 
 /// A reqwest resolver that applies the guard to every name the client resolves.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct GuardedResolver {
     /// Whether private addresses are allowed (then this only resolves).
     pub allow_private: bool,
+    /// Internal addresses allowed anyway.
+    pub also_allow: Arc<[IpAddr]>,
 }
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let allow_private = self.allow_private;
+        let also_allow = Arc::clone(&self.also_allow);
         let host = name.as_str().to_owned();
         Box::pin(async move {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let kept = filter(&host, addrs, allow_private)?;
+            let kept = filter(&host, addrs, allow_private, &also_allow)?;
             let addrs: reqwest::dns::Addrs = Box::new(kept.into_iter());
             Ok(addrs)
         })
@@ -190,9 +197,12 @@ mod tests {
             "127.0.0.1:80".parse().unwrap(),
             "1.1.1.1:80".parse().unwrap(),
         ];
-        assert_eq!(filter("x", addrs.clone(), false).unwrap(), vec![addrs[1]]);
-        assert_eq!(filter("x", addrs.clone(), true).unwrap(), addrs);
-        let err = filter("localhost", vec![addrs[0]], false).unwrap_err();
+        assert_eq!(
+            filter("x", addrs.clone(), false, &[]).unwrap(),
+            vec![addrs[1]]
+        );
+        assert_eq!(filter("x", addrs.clone(), true, &[]).unwrap(), addrs);
+        let err = filter("localhost", vec![addrs[0]], false, &[]).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("refused to connect to localhost (127.0.0.1)"),

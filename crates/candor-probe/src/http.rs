@@ -26,13 +26,18 @@ const POOL_IDLE: Duration = Duration::from_secs(90);
 pub(crate) struct HttpClients {
     guarded: reqwest::Client,
     open: reqwest::Client,
+    also_allow: Arc<[IpAddr]>,
 }
 
 impl HttpClients {
-    pub(crate) fn new(tls: &Arc<rustls::ClientConfig>) -> Result<HttpClients, reqwest::Error> {
+    pub(crate) fn new(
+        tls: &Arc<rustls::ClientConfig>,
+        also_allow: &Arc<[IpAddr]>,
+    ) -> Result<HttpClients, reqwest::Error> {
         Ok(HttpClients {
-            guarded: build(tls, false)?,
-            open: build(tls, true)?,
+            guarded: build(tls, false, also_allow)?,
+            open: build(tls, true, also_allow)?,
+            also_allow: Arc::clone(also_allow),
         })
     }
 
@@ -67,8 +72,12 @@ impl HttpClients {
             // reqwest does not resolve IP literals, so the guard checks them here.
             if !spec.allow_private
                 && let Some(ip) = literal_ip(&url)
-                && let Err(refused) =
-                    guard::filter(&ip.to_string(), [std::net::SocketAddr::new(ip, 0)], false)
+                && let Err(refused) = guard::filter(
+                    &ip.to_string(),
+                    [std::net::SocketAddr::new(ip, 0)],
+                    false,
+                    &self.also_allow,
+                )
             {
                 return fail(with_chain(refused.to_string(), &chain, &url));
             }
@@ -206,6 +215,7 @@ impl HttpClients {
 fn build(
     tls: &Arc<rustls::ClientConfig>,
     allow_private: bool,
+    also_allow: &Arc<[IpAddr]>,
 ) -> Result<reqwest::Client, reqwest::Error> {
     let mut config = (**tls).clone();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -215,7 +225,10 @@ fn build(
         .no_proxy()
         .tls_backend_preconfigured(config)
         .tls_info(true)
-        .dns_resolver(GuardedResolver { allow_private })
+        .dns_resolver(GuardedResolver {
+            allow_private,
+            also_allow: Arc::clone(also_allow),
+        })
         .pool_idle_timeout(POOL_IDLE)
         .user_agent(concat!("Candor-Monitor/", env!("CARGO_PKG_VERSION")))
         .build()

@@ -15,6 +15,9 @@ use crate::{Outcome, Sample, dns, http, tls};
 pub struct ProbeOptions {
     /// Trust anchors for HTTPS and TLS monitors; `None`: Mozilla's roots (webpki-roots).
     pub roots: Option<rustls::RootCertStore>,
+    /// Internal addresses every monitor may reach without `allow_private` (the operator's own
+    /// services); empty by default.
+    pub also_allow: Vec<std::net::IpAddr>,
 }
 
 /// Why the probe engine could not be set up.
@@ -27,6 +30,7 @@ pub struct SetupError(#[from] reqwest::Error);
 pub struct Prober {
     http: http::HttpClients,
     tls: Arc<rustls::ClientConfig>,
+    also_allow: Arc<[std::net::IpAddr]>,
 }
 
 /// What a kind's check found: the observation, and what went wrong if anything.
@@ -68,9 +72,11 @@ impl Prober {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         });
         let tls = Arc::new(tls::client_config(roots));
+        let also_allow: Arc<[std::net::IpAddr]> = options.also_allow.into();
         Ok(Prober {
-            http: http::HttpClients::new(&tls)?,
+            http: http::HttpClients::new(&tls, &also_allow)?,
             tls,
+            also_allow,
         })
     }
 
@@ -88,12 +94,20 @@ impl Prober {
                         .await
                 }
                 Check::Tcp(target) => {
-                    tls::tcp_probe(target, spec.allow_private, start, deadline).await
+                    tls::tcp_probe(
+                        target,
+                        spec.allow_private,
+                        &self.also_allow,
+                        start,
+                        deadline,
+                    )
+                    .await
                 }
                 Check::Tls(check) => {
                     tls::tls_probe(
                         check,
                         spec.allow_private,
+                        &self.also_allow,
                         &self.tls,
                         start,
                         deadline,
@@ -101,7 +115,9 @@ impl Prober {
                     )
                     .await
                 }
-                Check::Dns(check) => dns::probe(check, spec.allow_private, start, deadline).await,
+                Check::Dns(check) => {
+                    dns::probe(check, spec.allow_private, &self.also_allow, start, deadline).await
+                }
                 Check::Heartbeat(_) => Attempt::fatal(
                     "heartbeat monitors are not probed; they are judged by their pings".to_owned(),
                     Duration::ZERO,
@@ -127,6 +143,11 @@ fn judge(spec: &MonitorSpec, attempt: Attempt, started_at: OffsetDateTime) -> Sa
     conditions.extend(attempt.extra);
     let first_failed = conditions.iter().find(|c| !c.passed);
     let mut error = attempt.error;
+    // A problem the conditions accepted (`[DNS_RCODE] == NXDOMAIN`, `[CONNECTED] == false`) is
+    // the expected answer, not an error.
+    if !attempt.fatal && first_failed.is_none() {
+        error = None;
+    }
     let outcome = if attempt.fatal || first_failed.is_some() {
         if error.is_none() {
             error = first_failed.map(|c| format!("condition failed: {}", c.detail));

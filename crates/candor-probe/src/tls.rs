@@ -33,13 +33,14 @@ pub(crate) fn client_config(roots: rustls::RootCertStore) -> rustls::ClientConfi
 async fn connect(
     target: &Endpoint,
     allow_private: bool,
+    also_allow: &[std::net::IpAddr],
     kind: &str,
     start: Instant,
     deadline: Instant,
 ) -> Result<(TcpStream, SocketAddr), Attempt> {
     let addrs = match timeout_at(
         deadline,
-        guard::resolve(&target.host, target.port, allow_private),
+        guard::resolve(&target.host, target.port, allow_private, also_allow),
     )
     .await
     {
@@ -83,10 +84,11 @@ async fn connect(
 pub(crate) async fn tcp_probe(
     target: &Endpoint,
     allow_private: bool,
+    also_allow: &[std::net::IpAddr],
     start: Instant,
     deadline: Instant,
 ) -> Attempt {
-    match connect(target, allow_private, "tcp", start, deadline).await {
+    match connect(target, allow_private, also_allow, "tcp", start, deadline).await {
         Err(attempt) => attempt,
         Ok((_stream, addr)) => Attempt {
             observation: Observation {
@@ -105,12 +107,22 @@ pub(crate) async fn tcp_probe(
 pub(crate) async fn tls_probe(
     check: &TlsCheck,
     allow_private: bool,
+    also_allow: &[std::net::IpAddr],
     config: &Arc<rustls::ClientConfig>,
     start: Instant,
     deadline: Instant,
     now: OffsetDateTime,
 ) -> Attempt {
-    let (stream, addr) = match connect(&check.target, allow_private, "tls", start, deadline).await {
+    let (stream, addr) = match connect(
+        &check.target,
+        allow_private,
+        also_allow,
+        "tls",
+        start,
+        deadline,
+    )
+    .await
+    {
         Err(attempt) => return attempt,
         Ok(s) => s,
     };

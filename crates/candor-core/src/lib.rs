@@ -8,12 +8,14 @@
 
 pub mod canonical;
 pub mod clock;
+pub mod condition;
 pub mod config;
 pub mod content;
 pub mod diagnostic;
 pub mod entries;
 pub mod identity;
 pub mod load;
+pub mod monitor;
 pub mod pillar;
 pub mod routes;
 pub mod site;

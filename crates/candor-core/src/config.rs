@@ -46,6 +46,9 @@ pub struct ConfigFile {
     /// SLA policies.
     #[serde(default)]
     pub sla: Vec<crate::status_config::SlaSection>,
+    /// Uptime monitors.
+    #[serde(default)]
+    pub monitors: Vec<crate::monitor::MonitorSection>,
 }
 
 /// `[oidc]`: operators may sign in with this OpenID Connect provider.
@@ -560,8 +563,19 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
         &mut problems,
     );
 
-    let monitor_ids: Vec<String> = Vec::new();
-    let status = crate::status_config::resolve(
+    let monitors = match crate::monitor::validate_monitors(&file.monitors, text, path) {
+        Ok(specs) => specs,
+        Err(found) => {
+            problems.0.extend(found.0);
+            Vec::new()
+        }
+    };
+    let monitor_ids: Vec<String> = file
+        .monitors
+        .iter()
+        .map(|m| m.id.get_ref().trim().to_owned())
+        .collect();
+    let mut status = crate::status_config::resolve(
         &crate::status_config::Sections {
             status: file.status.as_ref(),
             groups: &file.component_groups,
@@ -573,6 +587,7 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
         path,
         &mut problems.0,
     );
+    status.monitors = monitors;
 
     match (listen, public_url, database) {
         (Some(listen), Some(public_url), Some(database)) if problems.is_empty() => Ok(Settings {

@@ -100,6 +100,20 @@ impl StateMachine {
         }
     }
 
+    /// A machine that resumes in `state` (after a restart, from the open interval), so a
+    /// monitor that was up stays up without a fresh run of successes.
+    pub fn resume(
+        monitor_id: impl Into<String>,
+        failure_threshold: u32,
+        success_threshold: u32,
+        state: MonitorState,
+    ) -> Self {
+        StateMachine {
+            state,
+            ..StateMachine::new(monitor_id, failure_threshold, success_threshold)
+        }
+    }
+
     /// The confirmed state.
     pub fn state(&self) -> MonitorState {
         self.state

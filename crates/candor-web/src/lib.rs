@@ -14,6 +14,7 @@ pub mod customer;
 pub mod digest;
 pub mod headers;
 pub mod log;
+pub mod monitoring;
 pub mod observe;
 pub mod render;
 pub mod witness;

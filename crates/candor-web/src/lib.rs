@@ -105,9 +105,35 @@ pub struct App {
     /// Discovered providers of tenants that sign in with their own OpenID Connect provider,
     /// keyed by (tenant, issuer, client id).
     tenant_oidc: std::sync::Mutex<HashMap<(i64, String, String), Arc<auth::OidcSignIn>>>,
+    /// The monitoring engine, once `serve` started it.
+    monitoring: std::sync::OnceLock<Arc<monitoring::Monitoring>>,
+    /// Bumped whenever the public status changed (status page caches compare it).
+    status_generation: std::sync::atomic::AtomicU64,
 }
 
 impl App {
+    /// Attaches the monitoring engine (heartbeat pings reach it through the API).
+    pub fn attach_monitoring(&self, monitoring: Arc<monitoring::Monitoring>) {
+        let _ = self.monitoring.set(monitoring);
+    }
+
+    /// The monitoring engine, if running.
+    pub fn monitoring(&self) -> Option<&Arc<monitoring::Monitoring>> {
+        self.monitoring.get()
+    }
+
+    /// Says the public status changed: cached status pages are re-rendered on next request.
+    pub fn status_changed(&self) {
+        self.status_generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// The current status generation (see [`App::status_changed`]).
+    pub fn status_generation(&self) -> u64 {
+        self.status_generation
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Publishes `site` (recording content revisions) and returns the running app.
     pub async fn start(
         site: Site,
@@ -139,6 +165,8 @@ impl App {
                 .map(|c| Arc::new(auth::OidcSignIn::new(c, site.settings.public_url.as_str()))),
             mailer,
             tenant_oidc: std::sync::Mutex::new(HashMap::new()),
+            monitoring: std::sync::OnceLock::new(),
+            status_generation: std::sync::atomic::AtomicU64::new(0),
         });
         app.log.wake();
         app.compress_in_background();
@@ -259,6 +287,14 @@ impl App {
             .route("/api/v1/admin/reload", post(api::reload))
             .route("/api/v1/audit", get(api::audit_events))
             .route("/api/v1/openapi.json", get(api::openapi))
+            .route(
+                "/api/v1/heartbeats/{token}",
+                get(api::heartbeat_success).post(api::heartbeat_success),
+            )
+            .route(
+                "/api/v1/heartbeats/{token}/{signal}",
+                get(api::heartbeat_signal).post(api::heartbeat_signal),
+            )
             .merge(admin::routes())
             .merge(customer::routes())
             .fallback(portal)

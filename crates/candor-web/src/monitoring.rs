@@ -463,7 +463,7 @@ where
             .settings
             .components
             .iter()
-            .filter(|c| c.monitors.iter().any(|m| *m == t.monitor_id))
+            .filter(|c| c.monitors.contains(&t.monitor_id))
             .map(|c| (c.id.clone(), c.monitors.clone(), c.incident_policy))
             .collect();
         for (component_id, monitors, _) in affected {

@@ -17,6 +17,7 @@ pub mod log;
 pub mod monitoring;
 pub mod observe;
 pub mod render;
+pub mod sla_page;
 pub mod witness;
 
 use std::collections::HashMap;
@@ -287,6 +288,14 @@ impl App {
             .route("/api/v1/admin/reload", post(api::reload))
             .route("/api/v1/audit", get(api::audit_events))
             .route("/api/v1/openapi.json", get(api::openapi))
+            .route("/status/sla", get(sla_page::index))
+            .route("/status/sla/{period}", get(sla_page::period_page))
+            .route("/api/v1/sla/{period}", get(sla_page::api_period))
+            .route(
+                "/api/v1/sla/{component}/{period}",
+                get(sla_page::api_component),
+            )
+            .route("/api/v1/samples", get(sla_page::api_samples))
             .route(
                 "/api/v1/heartbeats/{token}",
                 get(api::heartbeat_success).post(api::heartbeat_success),

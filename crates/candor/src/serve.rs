@@ -232,14 +232,15 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         }
     };
     spawn_audit_digests(store.clone(), log.clone());
-    let _scheduler = match start_monitoring(&app, &settings, store.clone(), clock, log.clone()).await {
-        Ok(scheduler) => scheduler,
-        Err(err) => {
-            eprintln!("error: monitoring: {err}");
-            store.close().await;
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
+    let _scheduler =
+        match start_monitoring(&app, &settings, store.clone(), clock, log.clone()).await {
+            Ok(scheduler) => scheduler,
+            Err(err) => {
+                eprintln!("error: monitoring: {err}");
+                store.close().await;
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        };
     let local = listener.local_addr().unwrap_or(settings.listen);
     tracing::info!(
         site = %settings.site_name,
@@ -309,7 +310,10 @@ async fn start_monitoring(
     );
     app.attach_monitoring(monitoring);
     if !settings.status.monitors.is_empty() {
-        tracing::info!(monitors = settings.status.monitors.len(), "monitors scheduled");
+        tracing::info!(
+            monitors = settings.status.monitors.len(),
+            "monitors scheduled"
+        );
     }
     Ok(scheduler)
 }

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod cli;
+pub mod demo_target;
 pub mod init;
 pub mod logging;
 pub mod rotate;

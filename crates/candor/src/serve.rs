@@ -232,6 +232,13 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         }
     };
     spawn_audit_digests(store.clone(), log.clone());
+    if let Some(target) = settings.demo_target.clone()
+        && let Err(err) = crate::demo_target::start(target).await
+    {
+        eprintln!("error: {err}");
+        store.close().await;
+        return ExitCode::from(EXIT_FAILURE);
+    }
     let _scheduler =
         match start_monitoring(&app, &settings, store.clone(), clock, log.clone()).await {
             Ok(scheduler) => scheduler,

@@ -25,6 +25,9 @@ pub enum EntryError {
         /// Its canonical size.
         size: usize,
     },
+    /// A field given as JSON text is not what the entry type needs.
+    #[error("{0}")]
+    Json(String),
 }
 
 /// A canonical log entry, ready to sequence.
@@ -187,6 +190,196 @@ pub fn log_rotation(
     )
 }
 
+// ---- transparent operations (docs/LOG-ENTRIES.md, "Status") ----
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn components_json(components: &[crate::status::AffectedComponent]) -> Value {
+    Value::Array(
+        components
+            .iter()
+            .map(|c| json!({ "id": c.component_id, "status": c.status.as_str() }))
+            .collect(),
+    )
+}
+
+/// `status.interval` v1: a monitor or component had one status over `[start, end)` (written
+/// when the interval closes).
+pub fn status_interval(
+    subject: &crate::status::Subject,
+    status: crate::status::ComponentStatus,
+    start: OffsetDateTime,
+    end: OffsetDateTime,
+) -> Result<Entry, EntryError> {
+    build(
+        "status.interval",
+        1,
+        json!({
+            "subject": subject.to_string(),
+            "status": status.as_str(),
+            "start": timestamp(start),
+            "end": timestamp(end),
+        }),
+    )
+}
+
+/// `incident.record` v1: an incident was opened (or back-filled), with its first update's text
+/// `body`. Name and body enter as SHA-256 hex only.
+pub fn incident_record(
+    incident: &crate::status::Incident,
+    body: &str,
+) -> Result<Entry, EntryError> {
+    build(
+        "incident.record",
+        1,
+        json!({
+            "id": incident.id,
+            "impact": incident.impact.as_str(),
+            "status": incident.status.as_str(),
+            "origin": incident.origin.as_str(),
+            "draft": incident.draft,
+            "started_at": timestamp(incident.started_at),
+            "resolved_at": incident.resolved_at.map(timestamp),
+            "components": components_json(&incident.components),
+            "name_sha256": sha256_hex(&incident.name),
+            "body_sha256": sha256_hex(body),
+        }),
+    )
+}
+
+/// `incident.update` v1: an update was added to an incident's timeline.
+pub fn incident_update(
+    incident_id: &str,
+    update: &crate::status::IncidentUpdate,
+) -> Result<Entry, EntryError> {
+    build(
+        "incident.update",
+        1,
+        json!({
+            "incident": incident_id,
+            "update_id": update.id,
+            "status": update.status.as_str(),
+            "display_at": timestamp(update.display_at),
+            "components": components_json(&update.affected),
+            "body_sha256": sha256_hex(&update.body),
+        }),
+    )
+}
+
+/// `incident.publish` v1: a draft incident was made public.
+pub fn incident_publish(
+    incident_id: &str,
+    published_at: OffsetDateTime,
+) -> Result<Entry, EntryError> {
+    build(
+        "incident.publish",
+        1,
+        json!({ "id": incident_id, "published_at": timestamp(published_at) }),
+    )
+}
+
+/// `maintenance.record` v1: a maintenance window was announced (`announced_at` proves how far
+/// in advance).
+pub fn maintenance_record(maintenance: &crate::status::Maintenance) -> Result<Entry, EntryError> {
+    build(
+        "maintenance.record",
+        1,
+        json!({
+            "id": maintenance.id,
+            "announced_at": timestamp(maintenance.announced_at),
+            "scheduled_for": timestamp(maintenance.scheduled_for),
+            "scheduled_until": timestamp(maintenance.scheduled_until),
+            "components": maintenance.components,
+            "name_sha256": sha256_hex(&maintenance.name),
+            "body_sha256": sha256_hex(&maintenance.body),
+        }),
+    )
+}
+
+/// `maintenance.complete` v1: an operator completed a maintenance window.
+pub fn maintenance_complete(
+    maintenance_id: &str,
+    completed_at: OffsetDateTime,
+) -> Result<Entry, EntryError> {
+    build(
+        "maintenance.complete",
+        1,
+        json!({ "id": maintenance_id, "completed_at": timestamp(completed_at) }),
+    )
+}
+
+/// `component.override` v1: an operator set (or with None cleared) a component's status.
+pub fn component_override(
+    component_id: &str,
+    status: Option<crate::status::ComponentStatus>,
+    at: OffsetDateTime,
+) -> Result<Entry, EntryError> {
+    build(
+        "component.override",
+        1,
+        json!({
+            "component": component_id,
+            "status": status.map(|s| s.as_str()),
+            "at": timestamp(at),
+        }),
+    )
+}
+
+/// The RFC 8785 form of a JSON object given as text (what an `sla.report` entry embeds).
+/// Refused: text that is not a JSON object, and numbers that are not exact integers.
+pub fn canonical_object(json_text: &str) -> Result<String, EntryError> {
+    let value = parse_object(json_text)?;
+    let bytes = to_canonical_json(&value)?;
+    String::from_utf8(bytes).map_err(|e| EntryError::Json(e.to_string()))
+}
+
+fn parse_object(json_text: &str) -> Result<Value, EntryError> {
+    match serde_json::from_str::<Value>(json_text) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(_) => Err(EntryError::Json(
+            "an SLA report must be a JSON object".into(),
+        )),
+        Err(e) => Err(EntryError::Json(format!(
+            "an SLA report is not valid JSON: {e}"
+        ))),
+    }
+}
+
+/// `sla.report` v1: a closed period's SLA report for a component, or an amendment replacing the
+/// report recorded at log index `amends`.
+pub fn sla_report(
+    component_id: &str,
+    period: &str,
+    report_json: &str,
+    amends: Option<u64>,
+) -> Result<Entry, EntryError> {
+    build(
+        "sla.report",
+        1,
+        json!({
+            "component": component_id,
+            "period": period,
+            "report": parse_object(report_json)?,
+            "amends": amends,
+        }),
+    )
+}
+
+/// One probe sample as committed by a `probe.samples` digest item (not an entry of its own):
+/// canonical JSON with the error text as SHA-256 hex (null when there was none).
+pub fn sample_item(sample: &crate::status::SampleRecord) -> Result<Vec<u8>, EntryError> {
+    Ok(to_canonical_json(&json!({
+        "monitor": sample.monitor_id,
+        "at": timestamp(sample.at),
+        "outcome": sample.outcome.as_str(),
+        "latency_ms": sample.latency_ms,
+        "in_maintenance": sample.in_maintenance,
+        "error_sha256": sample.error.as_deref().map(sha256_hex),
+    }))?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +419,84 @@ mod tests {
         assert!(matches!(
             content_revision(&long, "", OffsetDateTime::UNIX_EPOCH),
             Err(EntryError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn status_entries_are_canonical_and_hold_no_free_text() {
+        use crate::status::*;
+        let e = status_interval(
+            &Subject::Component("api".into()),
+            ComponentStatus::MajorOutage,
+            datetime!(2026-10-01 10:00 UTC),
+            datetime!(2026-10-01 10:07:30.25 UTC),
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(e.bytes).unwrap(),
+            r#"{"end":"2026-10-01T10:07:30.25Z","start":"2026-10-01T10:00:00Z","status":"major_outage","subject":"component:api","type":"status.interval","v":1}"#
+        );
+        let t = datetime!(2026-10-01 10:00 UTC);
+        let incident = Incident {
+            id: "abcdefghijkl".into(),
+            name: "Secret customer name in title".into(),
+            status: IncidentStatus::Investigating,
+            impact: IncidentImpact::Major,
+            origin: IncidentOrigin::Operator,
+            draft: false,
+            created_at: t,
+            updated_at: t,
+            started_at: t,
+            monitoring_at: None,
+            resolved_at: None,
+            components: vec![AffectedComponent {
+                component_id: "api".into(),
+                status: ComponentStatus::PartialOutage,
+            }],
+            updates: Vec::new(),
+        };
+        let text =
+            String::from_utf8(incident_record(&incident, "We are looking").unwrap().bytes).unwrap();
+        assert!(!text.contains("Secret"), "{text}");
+        assert!(text.contains(r#""components":[{"id":"api","status":"partial_outage"}]"#));
+        assert!(text.contains(r#""resolved_at":null"#));
+        assert!(text.contains(&hex::encode(Sha256::digest(b"We are looking"))));
+        let item = sample_item(&SampleRecord {
+            monitor_id: "api-https".into(),
+            at: t,
+            outcome: SampleOutcome::Down,
+            latency_ms: 1200,
+            in_maintenance: false,
+            error: Some("connection refused".into()),
+        })
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(item).unwrap(),
+            format!(
+                r#"{{"at":"2026-10-01T10:00:00Z","error_sha256":"{}","in_maintenance":false,"latency_ms":1200,"monitor":"api-https","outcome":"down"}}"#,
+                hex::encode(Sha256::digest(b"connection refused"))
+            )
+        );
+    }
+
+    #[test]
+    fn sla_reports_embed_a_canonical_object() {
+        let e = sla_report("api", "2026-10", r#"{ "b": 1, "a": [true] }"#, Some(12)).unwrap();
+        assert_eq!(
+            String::from_utf8(e.bytes).unwrap(),
+            r#"{"amends":12,"component":"api","period":"2026-10","report":{"a":[true],"b":1},"type":"sla.report","v":1}"#
+        );
+        assert_eq!(
+            canonical_object(r#"{ "b": 1, "a": 2 }"#).unwrap(),
+            r#"{"a":2,"b":1}"#
+        );
+        assert!(matches!(
+            sla_report("api", "2026-10", "[1]", None),
+            Err(EntryError::Json(_))
+        ));
+        assert!(matches!(
+            canonical_object(r#"{"uptime": 99.95}"#),
+            Err(EntryError::Canonical(_))
         ));
     }
 }

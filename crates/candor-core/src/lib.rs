@@ -8,18 +8,22 @@
 
 pub mod canonical;
 pub mod clock;
+pub mod condition;
 pub mod config;
 pub mod content;
 pub mod diagnostic;
 pub mod entries;
 pub mod identity;
 pub mod load;
+pub mod monitor;
 pub mod pillar;
 pub mod routes;
 pub mod site;
 pub mod sla;
 pub mod status;
+pub mod status_config;
 pub mod totp;
+pub mod uptime;
 
 pub use clock::{Clock, SystemClock};
 pub use diagnostic::{Diagnostic, Diagnostics};

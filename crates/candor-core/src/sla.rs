@@ -10,7 +10,7 @@
 //! - Coverage is the share of the remaining period that has data; below the policy's minimum the
 //!   report says "insufficient data" instead of inventing availability.
 
-use time::{Date, Month, OffsetDateTime, Time};
+use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
 
 /// How bad an interval was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -132,6 +132,11 @@ pub struct Period {
 impl Period {
     /// `2026-10` (a calendar month) or `2026-Q4` (a quarter), in UTC.
     pub fn parse(text: &str) -> Result<Period, String> {
+        Period::parse_at(text, UtcOffset::UTC)
+    }
+
+    /// Like [`Period::parse`], with the calendar cut at a fixed offset from UTC.
+    pub fn parse_at(text: &str, offset: UtcOffset) -> Result<Period, String> {
         let bad = || {
             format!(
                 "\"{text}\" is not a period: use a month like 2026-10 or a quarter like 2026-Q4"
@@ -152,12 +157,12 @@ impl Period {
             }
             (m, 1)
         };
-        let start = month_start(year, first_month).ok_or_else(bad)?;
+        let start = month_start(year, first_month, offset).ok_or_else(bad)?;
         let end_month = first_month + months;
         let end = if end_month > 12 {
-            month_start(year + 1, end_month - 12)
+            month_start(year + 1, end_month - 12, offset)
         } else {
-            month_start(year, end_month)
+            month_start(year, end_month, offset)
         }
         .ok_or_else(bad)?;
         Ok(Period { start, end })
@@ -169,10 +174,42 @@ impl Period {
     }
 }
 
-fn month_start(year: i32, month: u8) -> Option<OffsetDateTime> {
+fn month_start(year: i32, month: u8, offset: UtcOffset) -> Option<OffsetDateTime> {
     let month = Month::try_from(month).ok()?;
     let date = Date::from_calendar_date(year, month, 1).ok()?;
-    Some(date.with_time(Time::MIDNIGHT).assume_utc())
+    Some(
+        date.with_time(Time::MIDNIGHT)
+            .assume_offset(offset)
+            .to_offset(UtcOffset::UTC),
+    )
+}
+
+/// Parses a policy's time zone: `UTC`, `Z` or a fixed offset such as `+02:00` / `-05:30`.
+pub fn parse_offset(text: &str) -> Result<UtcOffset, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("utc") || t == "Z" || t == "+00:00" {
+        return Ok(UtcOffset::UTC);
+    }
+    let bad = || {
+        format!(
+            "\"{t}\" is not a time zone Candor can use: write UTC or a fixed offset such as +01:00 (named zones like Europe/Berlin are not supported, because their offsets change during a period)"
+        )
+    };
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'+') => (1i8, &t[1..]),
+        Some(b'-') => (-1i8, &t[1..]),
+        _ => return Err(bad()),
+    };
+    let (h, m) = rest.split_once(':').ok_or_else(bad)?;
+    if h.len() != 2 || m.len() != 2 {
+        return Err(bad());
+    }
+    let h: i8 = h.parse().map_err(|_| bad())?;
+    let m: i8 = m.parse().map_err(|_| bad())?;
+    if h > 14 || m > 59 {
+        return Err(bad());
+    }
+    UtcOffset::from_hms(sign * h, sign * m, 0).map_err(|_| bad())
 }
 
 /// What a period came to.
@@ -209,6 +246,22 @@ impl Report {
     /// Uptime as a percentage, for display.
     pub fn uptime_percent(&self) -> Option<f64> {
         self.uptime_ppb.map(|p| p as f64 / 10_000_000.0)
+    }
+}
+
+const SLOT_IMPACTS: [Impact; 4] = [
+    Impact::Operational,
+    Impact::Degraded,
+    Impact::Partial,
+    Impact::Major,
+];
+
+fn impact_slot(impact: Impact) -> usize {
+    match impact {
+        Impact::Operational => 0,
+        Impact::Degraded => 1,
+        Impact::Partial => 2,
+        Impact::Major => 3,
     }
 }
 
@@ -290,29 +343,40 @@ pub fn compute(
         .collect();
     let covered_seconds = total(&minus(&union(observed_spans), &holes));
 
-    // Weighted downtime: sweep the boundaries; in each piece the worst impact counts once.
-    let mut points: Vec<i64> = observed
-        .iter()
-        .filter_map(|i| clip(&period, i.start, i.end))
-        .flat_map(|(s, e)| [s, e])
-        .collect();
-    points.sort_unstable();
-    points.dedup();
-    let mut weighted: i64 = 0;
-    for pair in points.windows(2) {
-        let (s, e) = (pair[0], pair[1]);
-        let worst = observed
-            .iter()
-            .filter_map(|i| clip(&period, i.start, i.end).map(|c| (c, i.impact)))
-            .filter(|((is, ie), _)| *is <= s && *ie >= e)
-            .map(|(_, impact)| policy.weights.of(impact))
-            .max()
-            .unwrap_or(0);
-        if worst == 0 {
-            continue;
+    // Weighted downtime: sweep the boundaries once, keeping a count of the intervals of each
+    // impact that are open; in each piece the worst impact present counts, once.
+    let mut events: Vec<(i64, i32, usize)> = Vec::with_capacity(observed.len() * 2);
+    for i in observed {
+        if let Some((s, e)) = clip(&period, i.start, i.end) {
+            let slot = impact_slot(i.impact);
+            events.push((s, 1, slot));
+            events.push((e, -1, slot));
         }
-        let seconds = total(&minus(&[(s, e)], &holes));
-        weighted += seconds * i64::from(worst);
+    }
+    events.sort_unstable();
+    let mut open = [0i32; 4];
+    let mut weighted: i64 = 0;
+    let mut cursor: Option<i64> = None;
+    let mut hole_index = 0usize;
+    for (point, delta, slot) in events {
+        if let Some(from) = cursor
+            && point > from
+        {
+            let worst = (0..4)
+                .rev()
+                .find(|&k| open[k] > 0)
+                .map_or(0, |k| policy.weights.of(SLOT_IMPACTS[k]));
+            if worst > 0 {
+                // Holes are sorted; skip those wholly before this piece.
+                while hole_index < holes.len() && holes[hole_index].1 <= from {
+                    hole_index += 1;
+                }
+                let seconds = total(&minus(&[(from, point)], &holes[hole_index..]));
+                weighted += seconds * i64::from(worst);
+            }
+        }
+        open[slot] += delta;
+        cursor = Some(point);
     }
 
     let counted_permille = counted_seconds * 1000;

@@ -706,8 +706,10 @@ pub enum SlaPeriodKind {
 }
 
 /// `[status]` and the operations declarations, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StatusSettings {
+    /// Monitors, in declaration order.
+    pub monitors: Vec<crate::monitor::MonitorSpec>,
     /// Component groups, in page order.
     pub groups: Vec<GroupSpec>,
     /// Components, in page order.
@@ -723,6 +725,7 @@ pub struct StatusSettings {
 impl Default for StatusSettings {
     fn default() -> Self {
         StatusSettings {
+            monitors: Vec::new(),
             groups: Vec::new(),
             components: Vec::new(),
             sla: Vec::new(),

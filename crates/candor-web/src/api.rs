@@ -297,3 +297,51 @@ pub async fn openapi() -> Response {
     );
     response
 }
+
+/// `GET|POST|HEAD /api/v1/heartbeats/{token}`: a heartbeat monitor's job succeeded
+/// (Healthchecks semantics; the secret token in the URL is the credential).
+pub async fn heartbeat_success(
+    State(app): State<Arc<App>>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Response {
+    heartbeat(&app, &token, candor_probe::PingKind::Success)
+}
+
+/// `…/heartbeats/{token}/start`, `/fail` or `/<exit code>` (0 is success).
+pub async fn heartbeat_signal(
+    State(app): State<Arc<App>>,
+    axum::extract::Path((token, signal)): axum::extract::Path<(String, String)>,
+) -> Response {
+    let kind = match signal.as_str() {
+        "start" => candor_probe::PingKind::Start,
+        "fail" => candor_probe::PingKind::Fail,
+        code => match code.parse::<u8>() {
+            Ok(code) => candor_probe::PingKind::from_exit_code(code),
+            Err(_) => {
+                return error_response(
+                    StatusCode::NOT_FOUND,
+                    [format!(
+                        "\"{signal}\" is not a heartbeat signal; use start, fail or an exit code 0-255"
+                    )],
+                );
+            }
+        },
+    };
+    heartbeat(&app, &token, kind)
+}
+
+fn heartbeat(app: &App, token: &str, kind: candor_probe::PingKind) -> Response {
+    let Some(monitoring) = app.monitoring() else {
+        return error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ["monitoring is not running".to_owned()],
+        );
+    };
+    match monitoring.ping(token, kind) {
+        Some(_) => (StatusCode::OK, "OK\n").into_response(),
+        None => error_response(
+            StatusCode::NOT_FOUND,
+            ["no heartbeat monitor has this token".to_owned()],
+        ),
+    }
+}

@@ -14,8 +14,10 @@ pub mod customer;
 pub mod digest;
 pub mod headers;
 pub mod log;
+pub mod monitoring;
 pub mod observe;
 pub mod render;
+pub mod sla_page;
 pub mod status;
 pub mod witness;
 
@@ -105,11 +107,40 @@ pub struct App {
     /// Discovered providers of tenants that sign in with their own OpenID Connect provider,
     /// keyed by (tenant, issuer, client id).
     tenant_oidc: std::sync::Mutex<HashMap<(i64, String, String), Arc<auth::OidcSignIn>>>,
-    /// Rendered status pages and documents, dropped by [`App::invalidate_status`].
+    /// The monitoring engine, once `serve` started it.
+    monitoring: std::sync::OnceLock<Arc<monitoring::Monitoring>>,
+    /// Bumped whenever the public status changed (status page caches compare it).
+    status_generation: std::sync::atomic::AtomicU64,
+    /// Rendered status pages, feed and `/api/v2` documents, dropped by [`App::status_changed`].
     status_cache: status::StatusCache,
 }
 
 impl App {
+    /// Attaches the monitoring engine (heartbeat pings reach it through the API).
+    pub fn attach_monitoring(&self, monitoring: Arc<monitoring::Monitoring>) {
+        let _ = self.monitoring.set(monitoring);
+    }
+
+    /// The monitoring engine, if running.
+    pub fn monitoring(&self) -> Option<&Arc<monitoring::Monitoring>> {
+        self.monitoring.get()
+    }
+
+    /// Says the public status changed: cached status pages are re-rendered on next request.
+    /// Call after any change of a component's status, an incident or a maintenance window (the
+    /// status API's own writes call it).
+    pub fn status_changed(&self) {
+        self.status_generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+        self.status_cache.invalidate();
+    }
+
+    /// The current status generation (see [`App::status_changed`]).
+    pub fn status_generation(&self) -> u64 {
+        self.status_generation
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Publishes `site` (recording content revisions) and returns the running app.
     pub async fn start(
         site: Site,
@@ -141,6 +172,8 @@ impl App {
                 .map(|c| Arc::new(auth::OidcSignIn::new(c, site.settings.public_url.as_str()))),
             mailer,
             tenant_oidc: std::sync::Mutex::new(HashMap::new()),
+            monitoring: std::sync::OnceLock::new(),
+            status_generation: std::sync::atomic::AtomicU64::new(0),
             status_cache: status::StatusCache::default(),
         });
         app.log.wake();
@@ -179,7 +212,7 @@ impl App {
         let pages = site.pages.len();
         self.current.store(Arc::new(published));
         // Components, groups and SLA weights may have changed.
-        self.invalidate_status();
+        self.status_changed();
         self.log.wake();
         self.compress_in_background();
         Ok(ReloadReport {
@@ -191,13 +224,6 @@ impl App {
     /// The currently published state.
     pub fn published(&self) -> Arc<Published> {
         self.current.load_full()
-    }
-
-    /// Drops every rendered status page, feed and `/api/v2` document so the next request shows
-    /// the current state. Call after any change of a component's status, an incident or a
-    /// maintenance window (the status API's own writes call it).
-    pub fn invalidate_status(&self) {
-        self.status_cache.invalidate();
     }
 
     /// The clock.
@@ -304,6 +330,22 @@ impl App {
             .route("/api/v1/admin/reload", post(api::reload))
             .route("/api/v1/audit", get(api::audit_events))
             .route("/api/v1/openapi.json", get(api::openapi))
+            .route("/status/sla", get(sla_page::index))
+            .route("/status/sla/{period}", get(sla_page::period_page))
+            .route("/api/v1/sla/{period}", get(sla_page::api_period))
+            .route(
+                "/api/v1/sla/{component}/{period}",
+                get(sla_page::api_component),
+            )
+            .route("/api/v1/samples", get(sla_page::api_samples))
+            .route(
+                "/api/v1/heartbeats/{token}",
+                get(api::heartbeat_success).post(api::heartbeat_success),
+            )
+            .route(
+                "/api/v1/heartbeats/{token}/{signal}",
+                get(api::heartbeat_signal).post(api::heartbeat_signal),
+            )
             .route(
                 "/api/v1/incidents",
                 get(status::api::list_incidents).post(status::api::create_incident),

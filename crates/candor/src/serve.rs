@@ -214,7 +214,16 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             }
         };
     let mailer: Arc<dyn candor_web::Mailer> = Arc::new(OutboxMailer(outbox));
-    let app = match App::start(site, overrides, store.clone(), clock, log.clone(), mailer).await {
+    let app = match App::start(
+        site,
+        overrides,
+        store.clone(),
+        clock.clone(),
+        log.clone(),
+        mailer,
+    )
+    .await
+    {
         Ok(app) => app,
         Err(err) => {
             eprintln!("error: cannot publish the trust center: {err}");
@@ -223,6 +232,21 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         }
     };
     spawn_audit_digests(store.clone(), log.clone());
+    if let Some(target) = settings.demo_target.clone()
+        && let Err(err) = crate::demo_target::start(target).await
+    {
+        // A demo aid, not part of the trust center: its monitors will report it down.
+        tracing::warn!(error = %err, "the demo target did not start");
+    }
+    let _scheduler =
+        match start_monitoring(&app, &settings, store.clone(), clock, log.clone()).await {
+            Ok(scheduler) => scheduler,
+            Err(err) => {
+                eprintln!("error: monitoring: {err}");
+                store.close().await;
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        };
     let local = listener.local_addr().unwrap_or(settings.listen);
     tracing::info!(
         site = %settings.site_name,
@@ -255,6 +279,49 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// Starts the monitoring engine and the probe scheduler (which runs until it is dropped).
+async fn start_monitoring(
+    app: &Arc<App>,
+    settings: &candor_core::config::Settings,
+    store: Store,
+    clock: Arc<dyn candor_core::Clock>,
+    log: Arc<LogService>,
+) -> Result<candor_probe::Scheduler, String> {
+    let weak = Arc::downgrade(app);
+    let on_change: candor_web::monitoring::OnChange = Arc::new(move || {
+        if let Some(app) = weak.upgrade() {
+            app.status_changed();
+        }
+    });
+    let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || log.wake());
+    let monitoring = candor_web::monitoring::start(
+        store,
+        settings.status.clone(),
+        &settings.data_dir,
+        clock.clone(),
+        on_change,
+        wake,
+    )
+    .await?;
+    let prober = candor_probe::Prober::new(candor_probe::ProbeOptions::default())
+        .map_err(|e| e.to_string())?;
+    let scheduler = candor_probe::Scheduler::spawn(
+        settings.status.monitors.clone(),
+        monitoring.sender(),
+        Arc::new(prober),
+        clock,
+        candor_probe::SchedulerOptions::default(),
+    );
+    app.attach_monitoring(monitoring);
+    if !settings.status.monitors.is_empty() {
+        tracing::info!(
+            monitors = settings.status.monitors.len(),
+            "monitors scheduled"
+        );
+    }
+    Ok(scheduler)
 }
 
 async fn reload_on_sighup(app: Arc<App>) {

@@ -406,7 +406,7 @@ pub async fn create_incident(
     };
     match app.store().create_incident(&new, now, key.as_deref()).await {
         Ok((incident, created)) => {
-            app.invalidate_status();
+            app.status_changed();
             let code = if created {
                 StatusCode::CREATED
             } else {
@@ -511,7 +511,7 @@ pub async fn update_incident(
         .await
     {
         Ok(incident) => {
-            app.invalidate_status();
+            app.status_changed();
             Json(incident_json(
                 &settings.status,
                 settings.public_url.as_str(),
@@ -536,7 +536,7 @@ pub async fn publish_incident(
     let settings = &published.site.settings;
     match app.store().publish_incident(&id, app.clock.now()).await {
         Ok(incident) => {
-            app.invalidate_status();
+            app.status_changed();
             Json(incident_json(
                 &settings.status,
                 settings.public_url.as_str(),
@@ -746,7 +746,7 @@ pub async fn schedule_maintenance(
         .await
     {
         Ok((m, created)) => {
-            app.invalidate_status();
+            app.status_changed();
             let code = if created {
                 StatusCode::CREATED
             } else {
@@ -775,7 +775,7 @@ pub async fn complete_maintenance(
     let published = app.published();
     match app.store().complete_maintenance(&id, now).await {
         Ok(m) => {
-            app.invalidate_status();
+            app.status_changed();
             Json(maintenance_json(
                 published.site.settings.public_url.as_str(),
                 &m,
@@ -897,7 +897,7 @@ pub async fn set_override(
         .await
     {
         Ok(()) => {
-            app.invalidate_status();
+            app.status_changed();
             Json(json!({
                 "component": id,
                 "override": status.map(ComponentStatus::as_str),

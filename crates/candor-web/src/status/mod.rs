@@ -3,7 +3,7 @@
 //! (`/api/v1/incidents`, `/api/v1/maintenances`, `/api/v1/status`, component overrides).
 //!
 //! Everything public is rendered from one read of the store per render and kept in a
-//! [`StatusCache`] (ETag, gzip, 304) until [`crate::App::invalidate_status`] is called (after any
+//! [`StatusCache`] (ETag, gzip, 304) until [`crate::App::status_changed`] is called (after any
 //! change of status, incident or maintenance) or a short time passes (maintenance windows open
 //! and close with the clock, and days roll over).
 

@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod interop;
 mod log;
+mod monitoring;
 mod portal;
 mod reload;
 mod rotate;

@@ -695,3 +695,354 @@ pub async fn upcoming(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
 pub async fn active(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     serve(app, headers, Document::Active).await
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use candor_core::status::{
+        AffectedComponent, ComponentSpec, GroupSpec, IncidentImpact, IncidentOrigin,
+        IncidentPolicy, IncidentStatus, IncidentUpdate, PageIndicator,
+    };
+    use serde_json::Value;
+    use time::macros::{date, datetime};
+
+    use crate::status::current::{CurrentStatus, StatusSource};
+
+    const NOW: OffsetDateTime = datetime!(2026-10-05 12:00 UTC);
+    const EPOCH: OffsetDateTime = datetime!(2026-01-01 09:30 UTC);
+
+    fn spec(id: &str, group: Option<&str>, position: u32) -> ComponentSpec {
+        ComponentSpec {
+            id: id.into(),
+            name: id.to_uppercase(),
+            description: Some(format!("The {id}")),
+            group: group.map(str::to_owned),
+            monitors: vec![],
+            position,
+            incident_policy: IncidentPolicy::Draft,
+            start_date: (id == "api").then_some(date!(2025 - 06 - 01)),
+        }
+    }
+
+    fn settings() -> StatusSettings {
+        StatusSettings {
+            groups: vec![GroupSpec {
+                id: "core".into(),
+                name: "Core".into(),
+                description: None,
+                position: 0,
+            }],
+            components: vec![
+                spec("api", Some("core"), 0),
+                spec("db", Some("core"), 1),
+                spec("web", None, 2),
+            ],
+            ..StatusSettings::default()
+        }
+    }
+
+    fn incident() -> Incident {
+        Incident {
+            id: "inc-1".into(),
+            name: "API errors".into(),
+            status: IncidentStatus::Identified,
+            impact: IncidentImpact::Major,
+            origin: IncidentOrigin::Operator,
+            draft: false,
+            created_at: datetime!(2026-10-05 10:00 UTC),
+            updated_at: datetime!(2026-10-05 10:30 UTC),
+            started_at: datetime!(2026-10-05 09:55 UTC),
+            monitoring_at: None,
+            resolved_at: None,
+            components: vec![AffectedComponent {
+                component_id: "api".into(),
+                status: ComponentStatus::MajorOutage,
+            }],
+            updates: vec![
+                IncidentUpdate {
+                    id: "u2".into(),
+                    status: IncidentStatus::Identified,
+                    body: "Found it".into(),
+                    created_at: datetime!(2026-10-05 10:30 UTC),
+                    display_at: datetime!(2026-10-05 10:30 UTC),
+                    affected: vec![AffectedComponent {
+                        component_id: "api".into(),
+                        status: ComponentStatus::MajorOutage,
+                    }],
+                },
+                IncidentUpdate {
+                    id: "u1".into(),
+                    status: IncidentStatus::Investigating,
+                    body: "Looking".into(),
+                    created_at: datetime!(2026-10-05 10:00 UTC),
+                    display_at: datetime!(2026-10-05 10:00 UTC),
+                    affected: vec![AffectedComponent {
+                        component_id: "api".into(),
+                        status: ComponentStatus::PartialOutage,
+                    }],
+                },
+            ],
+        }
+    }
+
+    fn maintenance(id: &str, from: OffsetDateTime) -> Maintenance {
+        Maintenance {
+            id: id.into(),
+            name: format!("Window {id}"),
+            body: "Upgrading".into(),
+            components: vec!["db".into()],
+            announced_at: datetime!(2026-10-01 00:00 UTC),
+            scheduled_for: from,
+            scheduled_until: from + Duration::hours(2),
+            completed_at: None,
+            updated_at: datetime!(2026-10-01 00:00 UTC),
+        }
+    }
+
+    fn current() -> Current {
+        Current {
+            now: NOW,
+            statuses: vec![
+                CurrentStatus {
+                    component_id: "api".into(),
+                    status: ComponentStatus::MajorOutage,
+                    source: StatusSource::Observed,
+                    since: Some(datetime!(2026-10-05 09:55 UTC)),
+                },
+                CurrentStatus {
+                    component_id: "db".into(),
+                    status: ComponentStatus::UnderMaintenance,
+                    source: StatusSource::Maintenance,
+                    since: Some(datetime!(2026-10-05 11:00 UTC)),
+                },
+                CurrentStatus {
+                    component_id: "web".into(),
+                    status: ComponentStatus::Operational,
+                    source: StatusSource::Default,
+                    since: None,
+                },
+            ],
+            open_incidents: vec![incident()],
+            maintenances: vec![
+                maintenance("m-active", datetime!(2026-10-05 11:00 UTC)),
+                maintenance("m-later", datetime!(2026-10-09 02:00 UTC)),
+            ],
+            indicator: PageIndicator::Critical,
+        }
+    }
+
+    fn keys(v: &Value) -> Vec<&str> {
+        v.as_object().unwrap().keys().map(String::as_str).collect()
+    }
+
+    fn is_timestamp(v: &Value) -> bool {
+        let s = v.as_str().unwrap_or_default();
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_ok()
+            && s.len() == 24
+            && s.as_bytes()[19] == b'.'
+            && s.ends_with('Z')
+    }
+
+    const COMPONENT_STATUSES: [&str; 5] = [
+        "operational",
+        "degraded_performance",
+        "partial_outage",
+        "major_outage",
+        "under_maintenance",
+    ];
+
+    /// What a Statuspage client (the statuspage.io widget, importers) relies on.
+    fn check_component(c: &Value) {
+        let mut expected = vec![
+            "id",
+            "name",
+            "status",
+            "created_at",
+            "updated_at",
+            "position",
+            "description",
+            "showcase",
+            "start_date",
+            "group_id",
+            "page_id",
+            "group",
+            "only_show_if_degraded",
+        ];
+        if c["group"] == true {
+            expected.push("components");
+        }
+        let mut got = keys(c);
+        got.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(got, expected, "{c}");
+        assert!(COMPONENT_STATUSES.contains(&c["status"].as_str().unwrap()), "{c}");
+        assert!(is_timestamp(&c["created_at"]) && is_timestamp(&c["updated_at"]), "{c}");
+        assert!(c["position"].as_u64().is_some());
+    }
+
+    fn check_incident(i: &Value, maintenance: bool) {
+        let mut expected = vec![
+            "id",
+            "name",
+            "status",
+            "created_at",
+            "updated_at",
+            "monitoring_at",
+            "resolved_at",
+            "impact",
+            "shortlink",
+            "started_at",
+            "page_id",
+            "incident_updates",
+            "components",
+        ];
+        if maintenance {
+            expected.extend(["scheduled_for", "scheduled_until"]);
+            assert!(
+                ["scheduled", "in_progress", "verifying", "completed"]
+                    .contains(&i["status"].as_str().unwrap())
+            );
+            assert_eq!(i["impact"], "maintenance");
+            assert!(is_timestamp(&i["scheduled_for"]) && is_timestamp(&i["scheduled_until"]));
+        } else {
+            assert!(
+                ["investigating", "identified", "monitoring", "resolved", "postmortem"]
+                    .contains(&i["status"].as_str().unwrap())
+            );
+            assert!(["none", "minor", "major", "critical"].contains(&i["impact"].as_str().unwrap()));
+        }
+        let mut got = keys(i);
+        got.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(got, expected, "{i}");
+        for u in i["incident_updates"].as_array().unwrap() {
+            let mut got = keys(u);
+            got.sort_unstable();
+            let mut expected = vec![
+                "id",
+                "status",
+                "body",
+                "incident_id",
+                "created_at",
+                "updated_at",
+                "display_at",
+                "affected_components",
+                "deliver_notifications",
+                "custom_tweet",
+                "tweet_id",
+            ];
+            expected.sort_unstable();
+            assert_eq!(got, expected, "{u}");
+            assert_eq!(u["incident_id"], i["id"]);
+            assert!(is_timestamp(&u["display_at"]));
+        }
+        for c in i["components"].as_array().unwrap() {
+            check_component(c);
+        }
+    }
+
+    fn summary() -> Value {
+        let settings = settings();
+        let current = current();
+        let ctx = Context {
+            settings: &settings,
+            site_name: "Acme Trust",
+            public_url: "https://trust.acme.example",
+            epoch: EPOCH,
+            current: &current,
+        };
+        ctx.summary()
+    }
+
+    #[test]
+    fn summary_has_statuspage_shape_and_order() {
+        let s = summary();
+        assert_eq!(
+            keys(&s),
+            vec!["components", "incidents", "page", "scheduled_maintenances", "status"]
+        );
+        assert_eq!(
+            s["page"],
+            serde_json::json!({
+                "id": crate::status::page_id("https://trust.acme.example"),
+                "name": "Acme Trust",
+                "url": "https://trust.acme.example",
+                "time_zone": "Etc/UTC",
+                "updated_at": "2026-10-05T11:00:00.000Z",
+            })
+        );
+        assert_eq!(
+            s["status"],
+            serde_json::json!({"indicator": "critical", "description": "Major Service Outage"})
+        );
+        let components = s["components"].as_array().unwrap();
+        for c in components {
+            check_component(c);
+        }
+        // Groups first, containing their children's ids; positions follow the page.
+        let ids: Vec<&str> = components.iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, vec!["core", "api", "db", "web"]);
+        assert_eq!(
+            components[0],
+            serde_json::json!({
+                "id": "core",
+                "name": "Core",
+                "status": "major_outage",
+                "created_at": "2026-01-01T09:30:00.000Z",
+                "updated_at": "2026-10-05T11:00:00.000Z",
+                "position": 1,
+                "description": null,
+                "showcase": false,
+                "start_date": null,
+                "group_id": null,
+                "page_id": crate::status::page_id("https://trust.acme.example"),
+                "group": true,
+                "only_show_if_degraded": false,
+                "components": ["api", "db"],
+            })
+        );
+        assert_eq!(components[1]["group_id"], "core");
+        assert_eq!(components[1]["start_date"], "2025-06-01");
+        assert_eq!(components[1]["created_at"], "2025-06-01T00:00:00.000Z");
+        assert_eq!(components[1]["position"], 2);
+        assert_eq!(components[3]["group_id"], Value::Null);
+        assert_eq!(components[3]["created_at"], "2026-01-01T09:30:00.000Z");
+
+        let incidents = s["incidents"].as_array().unwrap();
+        assert_eq!(incidents.len(), 1);
+        check_incident(&incidents[0], false);
+        let updates = incidents[0]["incident_updates"].as_array().unwrap();
+        // Newest first; old_status follows the timeline.
+        assert_eq!(updates[0]["id"], "u2");
+        assert_eq!(
+            updates[0]["affected_components"],
+            serde_json::json!([{"code": "api", "name": "API", "old_status": "partial_outage", "new_status": "major_outage"}])
+        );
+        assert_eq!(updates[1]["affected_components"][0]["old_status"], "operational");
+        assert_eq!(
+            incidents[0]["shortlink"],
+            "https://trust.acme.example/status/incidents/inc-1"
+        );
+
+        let maintenances = s["scheduled_maintenances"].as_array().unwrap();
+        assert_eq!(maintenances.len(), 2);
+        for m in maintenances {
+            check_incident(m, true);
+        }
+        assert_eq!(maintenances[0]["status"], "in_progress");
+        assert_eq!(maintenances[1]["status"], "scheduled");
+        assert_eq!(
+            maintenances[0]["incident_updates"][0]["status"],
+            "in_progress"
+        );
+    }
+
+    #[test]
+    fn timestamps_have_milliseconds_and_utc_offset() {
+        assert_eq!(
+            timestamp(datetime!(2026-10-05 14:03:07.123456 +02:00)),
+            "2026-10-05T12:03:07.123Z"
+        );
+    }
+}

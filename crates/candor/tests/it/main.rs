@@ -14,5 +14,6 @@ mod portal;
 mod reload;
 mod rotate;
 mod store_archive;
+mod status_web;
 mod store_contract;
 mod support;

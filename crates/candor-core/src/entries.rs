@@ -338,7 +338,9 @@ pub fn canonical_object(json_text: &str) -> Result<String, EntryError> {
 fn parse_object(json_text: &str) -> Result<Value, EntryError> {
     match serde_json::from_str::<Value>(json_text) {
         Ok(value @ Value::Object(_)) => Ok(value),
-        Ok(_) => Err(EntryError::Json("an SLA report must be a JSON object".into())),
+        Ok(_) => Err(EntryError::Json(
+            "an SLA report must be a JSON object".into(),
+        )),
         Err(e) => Err(EntryError::Json(format!(
             "an SLA report is not valid JSON: {e}"
         ))),
@@ -453,8 +455,8 @@ mod tests {
             }],
             updates: Vec::new(),
         };
-        let text = String::from_utf8(incident_record(&incident, "We are looking").unwrap().bytes)
-            .unwrap();
+        let text =
+            String::from_utf8(incident_record(&incident, "We are looking").unwrap().bytes).unwrap();
         assert!(!text.contains("Secret"), "{text}");
         assert!(text.contains(r#""components":[{"id":"api","status":"partial_outage"}]"#));
         assert!(text.contains(r#""resolved_at":null"#));

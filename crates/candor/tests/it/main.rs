@@ -15,4 +15,5 @@ mod reload;
 mod rotate;
 mod store_archive;
 mod store_contract;
+mod store_status;
 mod support;

@@ -288,7 +288,7 @@ async fn start_monitoring(
     store: Store,
     clock: Arc<dyn candor_core::Clock>,
     log: Arc<LogService>,
-) -> Result<candor_probe::Scheduler, String> {
+) -> Result<Arc<candor_probe::Scheduler>, String> {
     let weak = Arc::downgrade(app);
     let on_change: candor_web::monitoring::OnChange = Arc::new(move || {
         if let Some(app) = weak.upgrade() {

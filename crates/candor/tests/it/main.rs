@@ -16,4 +16,5 @@ mod rotate;
 mod store_archive;
 mod status_web;
 mod store_contract;
+mod store_status;
 mod support;

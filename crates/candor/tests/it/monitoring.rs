@@ -207,3 +207,66 @@ fn a_bad_monitor_condition_is_a_config_error_at_its_line() {
     assert!(out.stderr.contains("candor.toml:12"), "{}", out.stderr);
     assert!(out.stderr.contains("[STAUTS]"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_keep_their_schedule_while_the_portal_is_under_load() {
+    let healthy = Arc::new(AtomicBool::new(true));
+    let port = target(healthy.clone()).await;
+    let dir = tiny_site();
+    let mut config = String::from("version = 1\n[site]\nname = \"Tiny Trust\"\nvendor = \"Tiny\"\n");
+    for k in 0..20 {
+        config.push_str(&format!(
+            "\n[[monitors]]\nid = \"m{k}\"\nkind = \"http\"\nurl = \"http://127.0.0.1:{port}/health\"\ninterval = \"1s\"\nallow_private = true\n"
+        ));
+    }
+    write(dir.path(), "candor.toml", &config);
+    let server = Server::start(dir.path(), &[]).await;
+
+    // 64 clients fetch portal pages as fast as they can for 8 seconds.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let mut clients = Vec::new();
+    for _ in 0..64 {
+        let url = server.url("/security");
+        clients.push(tokio::spawn(async move {
+            let c = client();
+            let mut served = 0u64;
+            while Instant::now() < deadline {
+                if let Ok(r) = c.get(&url).send().await
+                    && r.bytes().await.is_ok()
+                {
+                    served += 1;
+                }
+            }
+            served
+        }));
+    }
+    let mut served = 0;
+    for c in clients {
+        served += c.await.unwrap();
+    }
+    assert!(served > 1_000, "the load generator made only {served} requests");
+    // The gauges are refreshed every 5 s.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let metrics = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let gauge = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{metrics}"))
+    };
+    let started = gauge("candor_probe_started");
+    assert!(started >= 20.0 * 12.0, "only {started} probes started in about 14 s");
+    let p99 = gauge("candor_probe_slip_p99_seconds");
+    assert!(p99 < 1.0, "schedule slip p99 was {p99} s under load");
+    assert_eq!(gauge("candor_probe_skipped"), 0.0);
+    server.stop();
+}

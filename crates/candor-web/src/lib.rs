@@ -123,6 +123,11 @@ impl App {
         self.monitoring.get()
     }
 
+    /// Sets a gauge shown on `/metrics`.
+    pub fn set_gauge(&self, name: &'static str, value: f64) {
+        self.metrics.set_gauge(name, value);
+    }
+
     /// Says the public status changed: cached status pages are re-rendered on next request.
     pub fn status_changed(&self) {
         self.status_generation

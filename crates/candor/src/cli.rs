@@ -63,6 +63,10 @@ pub enum Command {
     /// access): prints a one-time link, never a password.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Open, update, resolve and list incidents through the running server's API (token from
+    /// CANDOR_TOKEN or --token-file).
+    #[command(subcommand)]
+    Incident(crate::incident::IncidentCommand),
 }
 
 /// `candor admin …`

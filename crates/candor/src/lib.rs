@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod cli;
 pub mod demo_target;
+pub mod incident;
 pub mod init;
 pub mod logging;
 pub mod rotate;
@@ -48,6 +49,16 @@ pub fn run(cli: Cli) -> ExitCode {
             .build()
         {
             Ok(runtime) => runtime.block_on(admin::run(command)),
+            Err(err) => {
+                eprintln!("error: cannot start the async runtime: {err}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        },
+        Command::Incident(command) => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(incident::run(command)),
             Err(err) => {
                 eprintln!("error: cannot start the async runtime: {err}");
                 ExitCode::from(EXIT_FAILURE)

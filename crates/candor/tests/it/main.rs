@@ -14,6 +14,7 @@ mod portal;
 mod reload;
 mod rotate;
 mod store_archive;
+mod status_web;
 mod store_contract;
 mod store_status;
 mod support;

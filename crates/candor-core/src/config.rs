@@ -626,7 +626,10 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
                     path,
                     at(d.listen.span()),
                     Some("demo_target.listen"),
-                    format!("\"{}\" is not a loopback address such as \"127.0.0.1:8081\"", d.listen.get_ref()),
+                    format!(
+                        "\"{}\" is not a loopback address such as \"127.0.0.1:8081\"",
+                        d.listen.get_ref()
+                    ),
                 ));
                 None
             }
@@ -644,7 +647,11 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
         let down_for = duration(&d.down_for, "demo_target.down_for", 120);
         match (listen, cycle, down_for) {
             (Some(listen), Some(cycle), Some(down_for)) if ok && down_for < cycle => {
-                Some(DemoTarget { listen, cycle, down_for })
+                Some(DemoTarget {
+                    listen,
+                    cycle,
+                    down_for,
+                })
             }
             (Some(_), Some(_), Some(_)) if ok => {
                 problems.push(Diagnostic::in_file(

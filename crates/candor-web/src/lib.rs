@@ -126,6 +126,11 @@ impl App {
         self.monitoring.get()
     }
 
+    /// Sets a gauge shown on `/metrics`.
+    pub fn set_gauge(&self, name: &'static str, value: f64) {
+        self.metrics.set_gauge(name, value);
+    }
+
     /// Says the public status changed: cached status pages are re-rendered on next request.
     /// Call after any change of a component's status, an incident or a maintenance window (the
     /// status API's own writes call it).

@@ -21,23 +21,27 @@ pub async fn start(target: DemoTarget) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(target.listen)
         .await
         .map_err(|e| format!("the demo target cannot listen on {}: {e}", target.listen))?;
-    let health = move || async move {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO)
-            .as_secs();
-        if failing_at(&target, now) {
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [("content-type", "application/json")],
-                "{\"status\":\"DOWN\"}",
-            )
-        } else {
-            (
-                StatusCode::OK,
-                [("content-type", "application/json")],
-                "{\"status\":\"UP\"}",
-            )
+    let shared = target.clone();
+    let health = move || {
+        let target = shared.clone();
+        async move {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO)
+                .as_secs();
+            if failing_at(&target, now) {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [("content-type", "application/json")],
+                    "{\"status\":\"DOWN\"}",
+                )
+            } else {
+                (
+                    StatusCode::OK,
+                    [("content-type", "application/json")],
+                    "{\"status\":\"UP\"}",
+                )
+            }
         }
     };
     let app = Router::new().route("/health", get(health));
@@ -57,7 +61,9 @@ mod tests {
     #[test]
     fn fails_only_at_the_start_of_each_cycle() {
         let t = DemoTarget {
-            listen: "127.0.0.1:1".parse().unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 1))),
+            listen: "127.0.0.1:1"
+                .parse()
+                .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 1))),
             cycle: Duration::from_secs(1200),
             down_for: Duration::from_secs(120),
         };

@@ -321,6 +321,24 @@ async fn start_monitoring(
             "monitors scheduled"
         );
     }
+    let scheduler = Arc::new(scheduler);
+    let watched = Arc::downgrade(&scheduler);
+    let gauges = Arc::downgrade(app);
+    // Schedule health on /metrics: how late probes start, and how many were skipped.
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            let (Some(scheduler), Some(app)) = (watched.upgrade(), gauges.upgrade()) else {
+                return;
+            };
+            let slip = scheduler.slip_snapshot();
+            app.set_gauge("candor_probe_slip_p99_seconds", slip.p99.as_secs_f64());
+            app.set_gauge("candor_probe_slip_max_seconds", slip.max.as_secs_f64());
+            app.set_gauge("candor_probe_started", scheduler.started() as f64);
+            app.set_gauge("candor_probe_skipped", scheduler.skipped() as f64);
+        }
+    });
     Ok(scheduler)
 }
 

@@ -338,7 +338,9 @@ pub fn canonical_object(json_text: &str) -> Result<String, EntryError> {
 fn parse_object(json_text: &str) -> Result<Value, EntryError> {
     match serde_json::from_str::<Value>(json_text) {
         Ok(value @ Value::Object(_)) => Ok(value),
-        Ok(_) => Err(EntryError::Json("an SLA report must be a JSON object".into())),
+        Ok(_) => Err(EntryError::Json(
+            "an SLA report must be a JSON object".into(),
+        )),
         Err(e) => Err(EntryError::Json(format!(
             "an SLA report is not valid JSON: {e}"
         ))),
@@ -376,6 +378,44 @@ pub fn sample_item(sample: &crate::status::SampleRecord) -> Result<Vec<u8>, Entr
         "in_maintenance": sample.in_maintenance,
         "error_sha256": sample.error.as_deref().map(sha256_hex),
     }))?)
+}
+
+/// `sla.policy` v1: the SLA policy (`[[sla]]`) an operator put in force: recorded when first
+/// declared and again each time it changes, so a reader of the log knows which arithmetic every
+/// report was computed under (`candor verify --uptime` recomputes reports with it). Weights and
+/// coverage are integers (per mille, parts per million), never decimals.
+pub fn sla_policy(spec: &crate::status::SlaPolicySpec) -> Result<Entry, EntryError> {
+    let p = &spec.policy;
+    build(
+        "sla.policy",
+        1,
+        json!({
+            "id": spec.id,
+            "components": spec.components,
+            "target_ppm": p.target_ppm,
+            "weights": {
+                "major": p.weights.major,
+                "partial": p.weights.partial,
+                "degraded": p.weights.degraded,
+            },
+            "exclude_maintenance": p.exclude_maintenance,
+            "tiers": p.tiers.iter().map(|t| json!({
+                "below_ppm": t.below_ppm,
+                "credit_percent": t.credit_percent,
+            })).collect::<Vec<_>>(),
+            "min_coverage_ppm": p.min_coverage_ppm,
+            "source": spec.source.as_str(),
+            "period": match spec.period {
+                crate::status::SlaPeriodKind::Month => "month",
+                crate::status::SlaPeriodKind::Quarter => "quarter",
+            },
+            "time_zone": spec.time_zone,
+            "user_counts": spec.user_counts.iter().map(|(component, users)| json!({
+                "component": component,
+                "users": users,
+            })).collect::<Vec<_>>(),
+        }),
+    )
 }
 
 #[cfg(test)]
@@ -453,8 +493,8 @@ mod tests {
             }],
             updates: Vec::new(),
         };
-        let text = String::from_utf8(incident_record(&incident, "We are looking").unwrap().bytes)
-            .unwrap();
+        let text =
+            String::from_utf8(incident_record(&incident, "We are looking").unwrap().bytes).unwrap();
         assert!(!text.contains("Secret"), "{text}");
         assert!(text.contains(r#""components":[{"id":"api","status":"partial_outage"}]"#));
         assert!(text.contains(r#""resolved_at":null"#));
@@ -474,6 +514,25 @@ mod tests {
                 r#"{{"at":"2026-10-01T10:00:00Z","error_sha256":"{}","in_maintenance":false,"latency_ms":1200,"monitor":"api-https","outcome":"down"}}"#,
                 hex::encode(Sha256::digest(b"connection refused"))
             )
+        );
+    }
+
+    #[test]
+    fn sla_policies_are_canonical_integers() {
+        use crate::status::*;
+        let spec = SlaPolicySpec {
+            id: "standard".into(),
+            components: vec!["api".into()],
+            policy: crate::sla::Policy::default(),
+            source: DowntimeSource::Both,
+            period: SlaPeriodKind::Quarter,
+            time_zone: Some("+02:00".into()),
+            user_counts: vec![("api".into(), 1200)],
+        };
+        let text = String::from_utf8(sla_policy(&spec).unwrap().bytes).unwrap();
+        assert_eq!(
+            text,
+            r#"{"components":["api"],"exclude_maintenance":true,"id":"standard","min_coverage_ppm":900000,"period":"quarter","source":"both","target_ppm":999000,"tiers":[{"below_ppm":999000,"credit_percent":25},{"below_ppm":990000,"credit_percent":50},{"below_ppm":950000,"credit_percent":100}],"time_zone":"+02:00","type":"sla.policy","user_counts":[{"component":"api","users":1200}],"v":1,"weights":{"degraded":0,"major":1000,"partial":300}}"#
         );
     }
 

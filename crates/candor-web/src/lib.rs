@@ -17,6 +17,7 @@ pub mod log;
 pub mod monitoring;
 pub mod observe;
 pub mod render;
+pub mod sla_policy;
 pub mod witness;
 
 use std::collections::HashMap;

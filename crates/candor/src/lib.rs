@@ -11,6 +11,7 @@ pub mod logging;
 pub mod rotate;
 pub mod serve;
 pub mod verify;
+pub mod verify_uptime;
 
 use std::process::ExitCode;
 

@@ -667,12 +667,9 @@ mod tests {
     /// What the server holds for October: intervals with a gap and an outage, a live incident
     /// (drafted, published, updated, resolved), a back-filled one, an announced maintenance
     /// completed early and one announced too late; plus the entries it journalled for them.
-    fn october() -> (
-        Vec<StatusInterval>,
-        Vec<Incident>,
-        Vec<Maintenance>,
-        Vec<(u64, Vec<u8>)>,
-    ) {
+    type Server = (Vec<StatusInterval>, Vec<Incident>, Vec<Maintenance>);
+
+    fn october() -> (Server, Vec<(u64, Vec<u8>)>) {
         use ComponentStatus::*;
         let intervals = vec![
             interval(
@@ -870,7 +867,10 @@ mod tests {
                 .bytes,
         );
         let log = (0u64..).zip(log).collect();
-        (intervals, vec![live, backfill], vec![completed, late], log)
+        (
+            (intervals, vec![live, backfill], vec![completed, late]),
+            log,
+        )
     }
 
     fn spec(source: DowntimeSource) -> SlaPolicySpec {
@@ -887,7 +887,7 @@ mod tests {
 
     #[test]
     fn entries_round_trip_into_the_records_the_server_used() {
-        let (intervals, incidents, maintenances, log) = october();
+        let ((intervals, incidents, maintenances), log) = october();
         let rebuilt = rebuild(&log).unwrap();
         let component: Vec<_> = rebuilt
             .intervals

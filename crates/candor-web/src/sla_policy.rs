@@ -48,7 +48,10 @@ pub async fn record_policies<S: LogStore>(
 
 /// `sla.policy:<id>:<hex SHA-256 of the entry bytes>`.
 fn policy_key(id: &str, entry: &Entry) -> String {
-    format!("sla.policy:{id}:{}", hex::encode(Sha256::digest(&entry.bytes)))
+    format!(
+        "sla.policy:{id}:{}",
+        hex::encode(Sha256::digest(&entry.bytes))
+    )
 }
 
 /// The last `sla.policy` entry of policy `id` at or after `from` (log index, bytes), if any.
@@ -164,7 +167,12 @@ mod tests {
         assert_eq!(record_policies(&store, &b, at).await.unwrap(), 0);
         assert_eq!(record_policies(&store, &b, at).await.unwrap(), 0);
         let r = rebuild(&logged(&store).await).unwrap();
-        let last_standard = r.policies.iter().rev().find(|(_, p)| p.id == "standard").unwrap();
+        let last_standard = r
+            .policies
+            .iter()
+            .rev()
+            .find(|(_, p)| p.id == "standard")
+            .unwrap();
         assert_eq!(last_standard.1.policy.target_ppm, 995_000);
         assert!(matches!(r.policy_for("api").1, PolicyOrigin::Logged(_)));
 

@@ -169,7 +169,12 @@ pub struct VerifyArgs {
 
     /// Recompute a component's SLA report from the log's entries (downloads every entry, as
     /// --full) and compare it with the report recorded in the log and the one the API serves.
-    #[arg(long, value_name = "COMPONENT", requires = "period", conflicts_with = "proof")]
+    #[arg(
+        long,
+        value_name = "COMPONENT",
+        requires = "period",
+        conflicts_with = "proof"
+    )]
     pub uptime: Option<String>,
 
     /// The closed period to recompute with --uptime: a month (2026-10) or a quarter (2026-Q4).

@@ -118,10 +118,10 @@ pub(crate) async fn check(
         .map_err(VerifyError::Mismatch)?;
     let in_force = chain.last().copied();
 
-    let api_base = args
-        .api
-        .as_deref()
-        .map_or_else(|| default_api_base(log_url), |a| a.trim_end_matches('/').to_owned());
+    let api_base = args.api.as_deref().map_or_else(
+        || default_api_base(log_url),
+        |a| a.trim_end_matches('/').to_owned(),
+    );
     let api_url = format!("{api_base}/api/v1/sla/{component}/{period}");
     let served = fetch_report(client, &api_url).await?;
 
@@ -174,7 +174,8 @@ pub(crate) async fn check(
         ));
     }
     if !failures.is_empty() {
-        if matches!(origin, PolicyOrigin::Default) && failures.iter().any(|f| f.starts_with("policy:"))
+        if matches!(origin, PolicyOrigin::Default)
+            && failures.iter().any(|f| f.starts_with("policy:"))
         {
             failures.push(
                 "hint: the trust center applies a policy the log does not record (no sla.policy entry)"
@@ -347,9 +348,18 @@ mod tests {
 
     #[test]
     fn the_api_base_is_the_log_url_without_log() {
-        assert_eq!(default_api_base("https://t.example/log"), "https://t.example");
-        assert_eq!(default_api_base("https://t.example/log/"), "https://t.example");
-        assert_eq!(default_api_base("http://127.0.0.1:8/x"), "http://127.0.0.1:8/x");
+        assert_eq!(
+            default_api_base("https://t.example/log"),
+            "https://t.example"
+        );
+        assert_eq!(
+            default_api_base("https://t.example/log/"),
+            "https://t.example"
+        );
+        assert_eq!(
+            default_api_base("http://127.0.0.1:8/x"),
+            "http://127.0.0.1:8/x"
+        );
     }
 
     #[test]
@@ -394,7 +404,10 @@ mod tests {
         assert_eq!(uptime_cell(&r), "insufficient data");
         assert_eq!(downtime_cell(&r), "1.500 s");
         assert_eq!(coverage_cell(&r), "10 / 100 s");
-        assert_eq!(uptime_cell(&json!({"uptime_ppb": 998_655_000u64})), "99.865 %");
+        assert_eq!(
+            uptime_cell(&json!({"uptime_ppb": 998_655_000u64})),
+            "99.865 %"
+        );
         assert_eq!(credit_cell(&json!({})), "-");
     }
 }

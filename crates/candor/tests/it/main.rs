@@ -15,3 +15,4 @@ mod rotate;
 mod store_archive;
 mod store_contract;
 mod support;
+mod verify_uptime;

@@ -49,6 +49,32 @@ pub struct ConfigFile {
     /// Uptime monitors.
     #[serde(default)]
     pub monitors: Vec<crate::monitor::MonitorSection>,
+    /// A small service on loopback that fails on a schedule, for demos of monitoring.
+    pub demo_target: Option<DemoTargetSection>,
+}
+
+/// `[demo_target]`: a service the server starts on loopback, healthy except for a window at
+/// the start of every cycle, so a demo shows monitors, outages and incidents for real.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoTargetSection {
+    /// Loopback address to listen on.
+    pub listen: Spanned<String>,
+    /// Length of one cycle (default "20m").
+    pub cycle: Option<Spanned<String>>,
+    /// How long it fails at the start of each cycle (default "2m").
+    pub down_for: Option<Spanned<String>>,
+}
+
+/// The demo target, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoTarget {
+    /// Where it listens (a loopback address).
+    pub listen: SocketAddr,
+    /// Cycle length.
+    pub cycle: std::time::Duration,
+    /// Failing part of each cycle.
+    pub down_for: std::time::Duration,
 }
 
 /// `[oidc]`: operators may sign in with this OpenID Connect provider.
@@ -293,6 +319,8 @@ pub struct Settings {
     pub mail: MailSettings,
     /// Components, groups, SLA policies and history retention.
     pub status: crate::status::StatusSettings,
+    /// The demo target, if configured.
+    pub demo_target: Option<DemoTarget>,
 }
 
 /// OpenID Connect sign-in settings.
@@ -588,6 +616,55 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
         &mut problems.0,
     );
     status.monitors = monitors;
+    let demo_target = file.demo_target.as_ref().and_then(|d| {
+        let mut ok = true;
+        let listen = match d.listen.get_ref().parse::<SocketAddr>() {
+            Ok(a) if a.ip().is_loopback() => Some(a),
+            _ => {
+                ok = false;
+                problems.push(Diagnostic::in_file(
+                    path,
+                    at(d.listen.span()),
+                    Some("demo_target.listen"),
+                    format!(
+                        "\"{}\" is not a loopback address such as \"127.0.0.1:8081\"",
+                        d.listen.get_ref()
+                    ),
+                ));
+                None
+            }
+        };
+        let mut duration = |field: &Option<Spanned<String>>, key: &str, default: u64| match field {
+            None => Some(std::time::Duration::from_secs(default)),
+            Some(v) => crate::monitor::parse_duration(v.get_ref())
+                .map_err(|m| {
+                    ok = false;
+                    problems.push(Diagnostic::in_file(path, at(v.span()), Some(key), m))
+                })
+                .ok(),
+        };
+        let cycle = duration(&d.cycle, "demo_target.cycle", 1200);
+        let down_for = duration(&d.down_for, "demo_target.down_for", 120);
+        match (listen, cycle, down_for) {
+            (Some(listen), Some(cycle), Some(down_for)) if ok && down_for < cycle => {
+                Some(DemoTarget {
+                    listen,
+                    cycle,
+                    down_for,
+                })
+            }
+            (Some(_), Some(_), Some(_)) if ok => {
+                problems.push(Diagnostic::in_file(
+                    path,
+                    at(d.listen.span()),
+                    Some("demo_target.down_for"),
+                    "must be shorter than `cycle`",
+                ));
+                None
+            }
+            _ => None,
+        }
+    });
 
     match (listen, public_url, database) {
         (Some(listen), Some(public_url), Some(database)) if problems.is_empty() => Ok(Settings {
@@ -613,6 +690,7 @@ pub fn resolve(path: &Path, text: &str, overrides: &Overrides) -> Result<Setting
             oidc,
             mail,
             status,
+            demo_target,
         }),
         _ => Err(problems),
     }

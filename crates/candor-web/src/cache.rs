@@ -35,7 +35,8 @@ pub struct CachedResponse {
 }
 
 impl CachedResponse {
-    fn new(
+    /// Prepares a body for serving: its ETag and gzip form now, brotli later (if ever).
+    pub fn new(
         status: StatusCode,
         content_type: &'static str,
         cache_control: &'static str,

@@ -17,7 +17,9 @@ pub mod log;
 pub mod monitoring;
 pub mod observe;
 pub mod render;
+pub mod sla_page;
 pub mod sla_policy;
+pub mod status;
 pub mod witness;
 
 use std::collections::HashMap;
@@ -29,7 +31,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use candor_core::config::{Overrides, Settings};
 use candor_core::{Clock, Diagnostics, Site};
 use candor_store::{ContentRevisions, Health, PageDigest, Revision, Store, StoreError};
@@ -110,6 +112,8 @@ pub struct App {
     monitoring: std::sync::OnceLock<Arc<monitoring::Monitoring>>,
     /// Bumped whenever the public status changed (status page caches compare it).
     status_generation: std::sync::atomic::AtomicU64,
+    /// Rendered status pages, feed and `/api/v2` documents, dropped by [`App::status_changed`].
+    status_cache: status::StatusCache,
 }
 
 impl App {
@@ -123,10 +127,18 @@ impl App {
         self.monitoring.get()
     }
 
+    /// Sets a gauge shown on `/metrics`.
+    pub fn set_gauge(&self, name: &'static str, value: f64) {
+        self.metrics.set_gauge(name, value);
+    }
+
     /// Says the public status changed: cached status pages are re-rendered on next request.
+    /// Call after any change of a component's status, an incident or a maintenance window (the
+    /// status API's own writes call it).
     pub fn status_changed(&self) {
         self.status_generation
             .fetch_add(1, std::sync::atomic::Ordering::Release);
+        self.status_cache.invalidate();
     }
 
     /// The current status generation (see [`App::status_changed`]).
@@ -168,6 +180,7 @@ impl App {
             tenant_oidc: std::sync::Mutex::new(HashMap::new()),
             monitoring: std::sync::OnceLock::new(),
             status_generation: std::sync::atomic::AtomicU64::new(0),
+            status_cache: status::StatusCache::default(),
         });
         app.log.wake();
         app.compress_in_background();
@@ -204,6 +217,8 @@ impl App {
         let published = publish(&site, &self.store, self.clock.as_ref(), &self.assets).await?;
         let pages = site.pages.len();
         self.current.store(Arc::new(published));
+        // Components, groups and SLA weights may have changed.
+        self.status_changed();
         self.log.wake();
         self.compress_in_background();
         Ok(ReloadReport {
@@ -215,6 +230,39 @@ impl App {
     /// The currently published state.
     pub fn published(&self) -> Arc<Published> {
         self.current.load_full()
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// When this trust center was first published (the oldest revision of its home page, or of
+    /// its oldest page): the stable creation time of status objects that have none of their own.
+    pub async fn status_epoch(&self) -> time::OffsetDateTime {
+        self.status_cache
+            .epoch(|| async {
+                let published = self.published();
+                let oldest_latest = published.revisions.values().min_by_key(|r| r.published_at);
+                let path = if published.revisions.contains_key("/") {
+                    Some("/".to_owned())
+                } else {
+                    oldest_latest.map(|r| r.page_path.clone())
+                };
+                let first = match path {
+                    Some(path) => self
+                        .store
+                        .revisions(&path)
+                        .await
+                        .ok()
+                        .and_then(|r| r.first().map(|r| r.published_at)),
+                    None => None,
+                };
+                first
+                    .or_else(|| oldest_latest.map(|r| r.published_at))
+                    .unwrap_or_else(|| self.clock.now())
+            })
+            .await
     }
 
     /// The store.
@@ -288,6 +336,14 @@ impl App {
             .route("/api/v1/admin/reload", post(api::reload))
             .route("/api/v1/audit", get(api::audit_events))
             .route("/api/v1/openapi.json", get(api::openapi))
+            .route("/status/sla", get(sla_page::index))
+            .route("/status/sla/{period}", get(sla_page::period_page))
+            .route("/api/v1/sla/{period}", get(sla_page::api_period))
+            .route(
+                "/api/v1/sla/{component}/{period}",
+                get(sla_page::api_component),
+            )
+            .route("/api/v1/samples", get(sla_page::api_samples))
             .route(
                 "/api/v1/heartbeats/{token}",
                 get(api::heartbeat_success).post(api::heartbeat_success),
@@ -296,6 +352,33 @@ impl App {
                 "/api/v1/heartbeats/{token}/{signal}",
                 get(api::heartbeat_signal).post(api::heartbeat_signal),
             )
+            .route(
+                "/api/v1/incidents",
+                get(status::api::list_incidents).post(status::api::create_incident),
+            )
+            .route("/api/v1/incidents/{id}", get(status::api::get_incident))
+            .route(
+                "/api/v1/incidents/{id}/updates",
+                post(status::api::update_incident),
+            )
+            .route(
+                "/api/v1/incidents/{id}/publish",
+                post(status::api::publish_incident),
+            )
+            .route(
+                "/api/v1/maintenances",
+                post(status::api::schedule_maintenance),
+            )
+            .route(
+                "/api/v1/maintenances/{id}/complete",
+                post(status::api::complete_maintenance),
+            )
+            .route("/api/v1/status", get(status::api::current_status))
+            .route(
+                "/api/v1/components/{id}/override",
+                put(status::api::set_override),
+            )
+            .merge(status::routes())
             .merge(admin::routes())
             .merge(customer::routes())
             .fallback(portal)

@@ -25,7 +25,9 @@ use candor_core::status::{
     IncidentStatus, Maintenance, SampleOutcome, SampleRecord, StatusSettings, Subject,
 };
 use candor_core::uptime::{ComponentReport, Records, component_report};
-use candor_probe::{HeartbeatTracker, MonitorState, Outcome, PingKind, Sample, StateMachine, TokenHash};
+use candor_probe::{
+    HeartbeatTracker, MonitorState, Outcome, PingKind, Sample, StateMachine, TokenHash,
+};
 use candor_store::status::{IncidentFilter, NewIncident, NewIncidentUpdate, StatusStore};
 use candor_store::{LogStore, StoreError};
 use time::OffsetDateTime;
@@ -181,7 +183,9 @@ pub fn heartbeat_tokens(
         };
         let path = match &h.token_file {
             Some(p) => p.clone(),
-            None => data_dir.join("heartbeats").join(format!("{}.token", spec.id)),
+            None => data_dir
+                .join("heartbeats")
+                .join(format!("{}.token", spec.id)),
         };
         let token = if path.exists() || h.token_file.is_some() {
             candor_probe::PushToken::from_file(&path)
@@ -189,8 +193,9 @@ pub fn heartbeat_tokens(
         } else {
             let token = candor_probe::PushToken::generate()
                 .map_err(|e| format!("monitor {}: {e}", spec.id))?;
-            write_secret(&path, token.expose())
-                .map_err(|e| format!("monitor {}: cannot write {}: {e}", spec.id, path.display()))?;
+            write_secret(&path, token.expose()).map_err(|e| {
+                format!("monitor {}: cannot write {}: {e}", spec.id, path.display())
+            })?;
             tracing::info!(monitor = %spec.id, file = %path.display(), "generated the heartbeat push token; the push URL is /api/v1/heartbeats/<token>");
             token
         };
@@ -258,7 +263,10 @@ where
         clock: clock.clone(),
     });
     let mut engine = Engine::new(store, settings, clock, on_change, wake_log);
-    engine.resume().await.map_err(|e| format!("resuming monitor state: {e}"))?;
+    engine
+        .resume()
+        .await
+        .map_err(|e| format!("resuming monitor state: {e}"))?;
     let handle = monitoring.clone();
     tokio::spawn(async move { engine.run(receiver, handle).await });
     Ok(monitoring)
@@ -348,7 +356,9 @@ where
                 None => true, // no longer declared
             };
             if stale {
-                self.store.close_interval(&open.subject, open.last_seen).await?;
+                self.store
+                    .close_interval(&open.subject, open.last_seen)
+                    .await?;
                 continue;
             }
             match &open.subject {
@@ -469,7 +479,11 @@ where
         for (component_id, monitors, _) in affected {
             let states: Vec<MonitorState> = monitors
                 .iter()
-                .map(|m| self.machines.get(m).map_or(MonitorState::Unknown, StateMachine::state))
+                .map(|m| {
+                    self.machines
+                        .get(m)
+                        .map_or(MonitorState::Unknown, StateMachine::state)
+                })
                 .collect();
             let Some(status) = component_status_from(&states) else {
                 continue;
@@ -481,7 +495,8 @@ where
             self.components.insert(component_id.clone(), status);
             self.changes
                 .push((Subject::Component(component_id.clone()), status, t.at));
-            let was_down = before.is_some_and(|b| b.severity() >= ComponentStatus::PartialOutage.severity());
+            let was_down =
+                before.is_some_and(|b| b.severity() >= ComponentStatus::PartialOutage.severity());
             let is_down = status.severity() >= ComponentStatus::PartialOutage.severity();
             if is_down && !was_down {
                 self.opened.push((component_id, status, t.at));
@@ -547,7 +562,12 @@ where
         }
     }
 
-    async fn open_incident(&mut self, component_id: &str, status: ComponentStatus, at: OffsetDateTime) {
+    async fn open_incident(
+        &mut self,
+        component_id: &str,
+        status: ComponentStatus,
+        at: OffsetDateTime,
+    ) {
         let Some(component) = self.settings.component(component_id).cloned() else {
             return;
         };
@@ -581,12 +601,19 @@ where
             resolved_at: None,
         };
         let key = format!("monitor-incident:{component_id}:{}", timestamp(at));
-        match self.store.create_incident(&new, self.clock.now(), Some(&key)).await {
+        match self
+            .store
+            .create_incident(&new, self.clock.now(), Some(&key))
+            .await
+        {
             Ok((incident, _)) => {
                 tracing::info!(component = component_id, incident = %incident.id, draft = incident.draft, "incident opened by monitors");
-                self.auto_incidents.insert(component_id.to_owned(), incident.id);
+                self.auto_incidents
+                    .insert(component_id.to_owned(), incident.id);
             }
-            Err(err) => tracing::error!(component = component_id, error = %err, "opening an incident failed"),
+            Err(err) => {
+                tracing::error!(component = component_id, error = %err, "opening an incident failed")
+            }
         }
     }
 
@@ -604,11 +631,17 @@ where
             display_at: at,
         };
         let key = format!("monitor-resolve:{id}");
-        match self.store.update_incident(&id, &update, self.clock.now(), Some(&key)).await {
+        match self
+            .store
+            .update_incident(&id, &update, self.clock.now(), Some(&key))
+            .await
+        {
             Ok(_) => {}
             // An operator may already have closed it.
             Err(StoreError::NotFound(_) | StoreError::Invalid(_)) => {}
-            Err(err) => tracing::error!(incident = %id, error = %err, "resolving an incident failed"),
+            Err(err) => {
+                tracing::error!(incident = %id, error = %err, "resolving an incident failed")
+            }
         }
     }
 
@@ -627,7 +660,11 @@ where
         match self.store.open_intervals().await {
             Ok(open) => {
                 for i in open.into_iter().filter(|i| i.start < boundary) {
-                    if let Err(err) = self.store.change_status(&i.subject, i.status, boundary).await {
+                    if let Err(err) = self
+                        .store
+                        .change_status(&i.subject, i.status, boundary)
+                        .await
+                    {
                         tracing::error!(subject = %i.subject, error = %err, "splitting an interval at the month boundary failed");
                         return;
                     }
@@ -663,8 +700,8 @@ where
             sort_for_digest(&mut samples);
             let items: Vec<Vec<u8>> = samples.iter().filter_map(|s| sample_item(s).ok()).collect();
             let root = hex::encode(items_root(&items));
-            let from = OffsetDateTime::from_unix_timestamp(window * DIGEST_WINDOW_SECONDS)
-                .unwrap_or(now);
+            let from =
+                OffsetDateTime::from_unix_timestamp(window * DIGEST_WINDOW_SECONDS).unwrap_or(now);
             let to = from + time::Duration::seconds(DIGEST_WINDOW_SECONDS);
             let Ok(entry) = digest_batch(SAMPLE_STREAM, from, to, items.len() as u64, &root) else {
                 continue;
@@ -681,12 +718,17 @@ where
 
     async fn housekeeping(&mut self) {
         let now = self.clock.now();
-        let samples_before = now - time::Duration::days(i64::from(self.settings.sample_retention_days));
+        let samples_before =
+            now - time::Duration::days(i64::from(self.settings.sample_retention_days));
         let minutes_before =
             now - time::Duration::days(i64::from(self.settings.minute_rollup_retention_days));
         match self.store.prune(samples_before, minutes_before).await {
             Ok(p) if p.samples > 0 || p.minute_rollups > 0 => {
-                tracing::info!(samples = p.samples, minute_rollups = p.minute_rollups, "pruned history past its retention")
+                tracing::info!(
+                    samples = p.samples,
+                    minute_rollups = p.minute_rollups,
+                    "pruned history past its retention"
+                )
             }
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "pruning history failed"),
@@ -700,12 +742,19 @@ where
 
 /// The order samples are committed in: by start time, then monitor id.
 pub fn sort_for_digest(samples: &mut [SampleRecord]) {
-    samples.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.monitor_id.cmp(&b.monitor_id)));
+    samples.sort_by(|a, b| {
+        a.at.cmp(&b.at)
+            .then_with(|| a.monitor_id.cmp(&b.monitor_id))
+    });
 }
 
 /// The period label of the period containing `at` (`2026-10` or `2026-Q4`), and of the one
 /// before it.
-fn previous_periods(kind: candor_core::status::SlaPeriodKind, now: OffsetDateTime, count: usize) -> Vec<String> {
+fn previous_periods(
+    kind: candor_core::status::SlaPeriodKind,
+    now: OffsetDateTime,
+    count: usize,
+) -> Vec<String> {
     let mut out = Vec::new();
     let (mut year, mut month) = (now.year(), u8::from(now.month()));
     match kind {
@@ -748,7 +797,11 @@ pub async fn load_report<S: StatusStore>(
         let known: Vec<&str> = settings.components.iter().map(|c| c.id.as_str()).collect();
         return Err(format!(
             "unknown component \"{component_id}\"; declared components: {}",
-            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
         ));
     }
     let spec = settings.policy_for(component_id);
@@ -759,7 +812,10 @@ pub async fn load_report<S: StatusStore>(
     let period = candor_core::sla::Period::parse_at(period_label, offset)?;
     let subject = Subject::Component(component_id.to_owned());
     let err = |e: StoreError| e.to_string();
-    let intervals = store.intervals(&subject, period.start, period.end).await.map_err(err)?;
+    let intervals = store
+        .intervals(&subject, period.start, period.end)
+        .await
+        .map_err(err)?;
     let incidents = store
         .incidents(&IncidentFilter {
             include_drafts: false,
@@ -770,7 +826,10 @@ pub async fn load_report<S: StatusStore>(
         })
         .await
         .map_err(err)?;
-    let maintenances = store.maintenances(period.start, period.end).await.map_err(err)?;
+    let maintenances = store
+        .maintenances(period.start, period.end)
+        .await
+        .map_err(err)?;
     component_report(
         &spec,
         component_id,
@@ -805,7 +864,10 @@ pub async fn close_reports<S: StatusStore>(
                 .await
                 .map_err(|e| e.to_string())?;
             // Nothing to say about a period before anything was recorded.
-            if existing.is_empty() && report.report.covered_seconds == 0 && report.incidents.is_empty() {
+            if existing.is_empty()
+                && report.report.covered_seconds == 0
+                && report.incidents.is_empty()
+            {
                 continue;
             }
             let json = candor_core::canonical::to_canonical_json(&report.to_json())
@@ -834,10 +896,22 @@ mod tests {
     fn component_status_follows_its_monitors() {
         use MonitorState::*;
         assert_eq!(component_status_from(&[Unknown]), None);
-        assert_eq!(component_status_from(&[Up, Unknown]), Some(ComponentStatus::Operational));
-        assert_eq!(component_status_from(&[Up, Down]), Some(ComponentStatus::PartialOutage));
-        assert_eq!(component_status_from(&[Down, Down]), Some(ComponentStatus::MajorOutage));
-        assert_eq!(component_status_from(&[Up, Degraded]), Some(ComponentStatus::DegradedPerformance));
+        assert_eq!(
+            component_status_from(&[Up, Unknown]),
+            Some(ComponentStatus::Operational)
+        );
+        assert_eq!(
+            component_status_from(&[Up, Down]),
+            Some(ComponentStatus::PartialOutage)
+        );
+        assert_eq!(
+            component_status_from(&[Down, Down]),
+            Some(ComponentStatus::MajorOutage)
+        );
+        assert_eq!(
+            component_status_from(&[Up, Degraded]),
+            Some(ComponentStatus::DegradedPerformance)
+        );
     }
 
     #[test]

@@ -55,6 +55,11 @@ impl Metrics {
         Metrics { recorder, handle }
     }
 
+    /// Sets a gauge in this registry.
+    pub fn set_gauge(&self, name: &'static str, value: f64) {
+        metrics::with_local_recorder(&self.recorder, || metrics::gauge!(name).set(value));
+    }
+
     /// Folds recorded histogram samples into their buckets every few seconds; without it samples
     /// pile up in memory until the next `/metrics` scrape.
     pub fn spawn_upkeep(&self) {

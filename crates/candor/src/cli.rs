@@ -48,6 +48,8 @@ pub enum Command {
     CheckConfig(StateArgs),
     /// Create the log's Ed25519 signing key (mode 0600) and print its verifier key.
     Keygen(KeygenArgs),
+    /// The SLA report of a month or quarter: uptime, downtime, error budget and credit owed.
+    Sla(SlaArgs),
     /// Verify a log from the outside: signature, witnesses, consistency with what you saw
     /// before, and the root recomputed from its tiles (or every entry with --full).
     Verify(VerifyArgs),
@@ -61,6 +63,10 @@ pub enum Command {
     /// access): prints a one-time link, never a password.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Open, update, resolve and list incidents through the running server's API (token from
+    /// CANDOR_TOKEN or --token-file).
+    #[command(subcommand)]
+    Incident(crate::incident::IncidentCommand),
 }
 
 /// `candor admin …`
@@ -96,6 +102,23 @@ pub struct AdminResetArgs {
     /// The operator's email.
     #[arg(long, value_name = "EMAIL")]
     pub email: String,
+}
+
+/// `candor sla`
+#[derive(Debug, Clone, Args)]
+pub struct SlaArgs {
+    /// Config and data directory.
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// The period: a month (2026-10) or a quarter (2026-Q4).
+    #[arg(long, value_name = "PERIOD")]
+    pub period: String,
+    /// Only this component (default: every component).
+    #[arg(long, value_name = "ID")]
+    pub component: Option<String>,
+    /// Output: table, json or csv.
+    #[arg(long, default_value = "table", value_name = "FORMAT")]
+    pub format: String,
 }
 
 /// `candor rotate-log`

@@ -6,10 +6,13 @@
 
 pub mod admin;
 pub mod cli;
+pub mod demo_target;
+pub mod incident;
 pub mod init;
 pub mod logging;
 pub mod rotate;
 pub mod serve;
+pub mod sla;
 pub mod verify;
 pub mod verify_uptime;
 
@@ -47,6 +50,26 @@ pub fn run(cli: Cli) -> ExitCode {
             .build()
         {
             Ok(runtime) => runtime.block_on(admin::run(command)),
+            Err(err) => {
+                eprintln!("error: cannot start the async runtime: {err}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        },
+        Command::Incident(command) => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(incident::run(command)),
+            Err(err) => {
+                eprintln!("error: cannot start the async runtime: {err}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        },
+        Command::Sla(args) => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(sla::run(&args)),
             Err(err) => {
                 eprintln!("error: cannot start the async runtime: {err}");
                 ExitCode::from(EXIT_FAILURE)

@@ -232,14 +232,21 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         }
     };
     spawn_audit_digests(store.clone(), log.clone());
-    let _scheduler = match start_monitoring(&app, &settings, store.clone(), clock, log.clone()).await {
-        Ok(scheduler) => scheduler,
-        Err(err) => {
-            eprintln!("error: monitoring: {err}");
-            store.close().await;
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
+    if let Some(target) = settings.demo_target.clone()
+        && let Err(err) = crate::demo_target::start(target).await
+    {
+        // A demo aid, not part of the trust center: its monitors will report it down.
+        tracing::warn!(error = %err, "the demo target did not start");
+    }
+    let _scheduler =
+        match start_monitoring(&app, &settings, store.clone(), clock, log.clone()).await {
+            Ok(scheduler) => scheduler,
+            Err(err) => {
+                eprintln!("error: monitoring: {err}");
+                store.close().await;
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        };
     let local = listener.local_addr().unwrap_or(settings.listen);
     tracing::info!(
         site = %settings.site_name,
@@ -281,7 +288,7 @@ async fn start_monitoring(
     store: Store,
     clock: Arc<dyn candor_core::Clock>,
     log: Arc<LogService>,
-) -> Result<candor_probe::Scheduler, String> {
+) -> Result<Arc<candor_probe::Scheduler>, String> {
     let weak = Arc::downgrade(app);
     let on_change: candor_web::monitoring::OnChange = Arc::new(move || {
         if let Some(app) = weak.upgrade() {
@@ -309,8 +316,29 @@ async fn start_monitoring(
     );
     app.attach_monitoring(monitoring);
     if !settings.status.monitors.is_empty() {
-        tracing::info!(monitors = settings.status.monitors.len(), "monitors scheduled");
+        tracing::info!(
+            monitors = settings.status.monitors.len(),
+            "monitors scheduled"
+        );
     }
+    let scheduler = Arc::new(scheduler);
+    let watched = Arc::downgrade(&scheduler);
+    let gauges = Arc::downgrade(app);
+    // Schedule health on /metrics: how late probes start, and how many were skipped.
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            let (Some(scheduler), Some(app)) = (watched.upgrade(), gauges.upgrade()) else {
+                return;
+            };
+            let slip = scheduler.slip_snapshot();
+            app.set_gauge("candor_probe_slip_p99_seconds", slip.p99.as_secs_f64());
+            app.set_gauge("candor_probe_slip_max_seconds", slip.max.as_secs_f64());
+            app.set_gauge("candor_probe_started", scheduler.started() as f64);
+            app.set_gauge("candor_probe_skipped", scheduler.skipped() as f64);
+        }
+    });
     Ok(scheduler)
 }
 

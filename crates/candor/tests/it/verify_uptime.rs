@@ -161,7 +161,8 @@ fn verify_uptime(server: &Server, key: &str, state: &std::path::Path, extra: &[&
     candor(&args, &[])
 }
 
-/// A one-route HTTP server on loopback answering every request with `body` (a forged API).
+/// A one-route HTTP server on loopback answering every request with `body` (a forged API). It
+/// runs on the test's runtime, which must have worker threads: `candor()` blocks its caller.
 async fn fake_api(body: String) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -186,7 +187,7 @@ async fn fake_api(body: String) -> String {
     base
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_recomputes_a_closed_month_and_catches_a_forged_figure() {
     let site = tiny_site();
     let config = std::fs::read_to_string(site.path().join("candor.toml")).unwrap();

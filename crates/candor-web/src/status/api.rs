@@ -190,6 +190,8 @@ fn store_error(err: StoreError, what: &str) -> Response {
     }
 }
 
+// The error is the response a handler returns as is; boxing it would only add noise.
+#[allow(clippy::result_large_err)]
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
     match headers.get("idempotency-key") {
         None => Ok(None),
@@ -206,6 +208,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
     }
 }
 
+#[allow(clippy::result_large_err)]
 fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
     serde_json::from_slice(body).map_err(|e| {
         let status = if e.is_data() {

@@ -148,7 +148,7 @@ async fn build<S: StatusStore>(
             now + Duration::days(super::FAR_FUTURE_DAYS),
         )
         .await?;
-    maintenances.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+    maintenances.sort_by_key(|m| std::cmp::Reverse(m.updated_at));
     maintenances.truncate(RECENT_LIMIT);
     Ok(render(
         site_name,

@@ -285,7 +285,7 @@ pub async fn status_sections<S: StatusStore>(
                 current::daily_bars(&intervals, &mine, &days, &policy.weights, now);
             let windows: Vec<&Maintenance> = maintenances
                 .iter()
-                .filter(|m| m.components.iter().any(|x| *x == c.id))
+                .filter(|m| m.components.contains(&c.id))
                 .collect();
             let status = current
                 .status_of(&c.id)
@@ -452,12 +452,12 @@ pub async fn history_page(
                 .iter()
                 .filter(|i| i.started_at >= ms && i.started_at < me)
                 .collect();
-            mi.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+            mi.sort_by_key(|i| std::cmp::Reverse(i.started_at));
             let mut mm: Vec<&Maintenance> = maintenances
                 .iter()
                 .filter(|m| m.scheduled_for >= ms && m.scheduled_for < me)
                 .collect();
-            mm.sort_by(|a, b| b.scheduled_for.cmp(&a.scheduled_for));
+            mm.sort_by_key(|m| std::cmp::Reverse(m.scheduled_for));
             months.push(MonthView {
                 label: format!("{} {}", ms.month(), ms.year()),
                 incidents: mi

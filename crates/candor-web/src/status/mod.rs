@@ -45,11 +45,14 @@ const MAX_ENTRIES: usize = 2_000;
 /// Far enough ahead to mean "every upcoming window".
 const FAR_FUTURE_DAYS: i64 = 3_650;
 
+/// Rendered responses by key, with the generation and time they were rendered at.
+type Entries = HashMap<String, (u64, Instant, Arc<CachedResponse>)>;
+
 /// Rendered status responses, invalidated as a whole.
 #[derive(Debug, Default)]
 pub struct StatusCache {
     generation: AtomicU64,
-    entries: Mutex<HashMap<String, (u64, Instant, Arc<CachedResponse>)>>,
+    entries: Mutex<Entries>,
     rendering: tokio::sync::Mutex<()>,
     epoch: tokio::sync::OnceCell<OffsetDateTime>,
 }
@@ -70,9 +73,7 @@ impl StatusCache {
         *self.epoch.get_or_init(compute).await
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Instant, Arc<CachedResponse>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         match self.entries.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),

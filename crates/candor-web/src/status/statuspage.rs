@@ -610,7 +610,7 @@ pub async fn build<S: StatusStore>(
                     now + Duration::days(super::FAR_FUTURE_DAYS),
                 )
                 .await?;
-            all.sort_by(|a, b| b.scheduled_for.cmp(&a.scheduled_for));
+            all.sort_by_key(|m| std::cmp::Reverse(m.scheduled_for));
             all.truncate(RECENT_LIMIT);
             serde_json::json!({ "page": page, "scheduled_maintenances": ctx.maintenances(&all) })
         }
@@ -876,8 +876,14 @@ mod tests {
         got.sort_unstable();
         expected.sort_unstable();
         assert_eq!(got, expected, "{c}");
-        assert!(COMPONENT_STATUSES.contains(&c["status"].as_str().unwrap()), "{c}");
-        assert!(is_timestamp(&c["created_at"]) && is_timestamp(&c["updated_at"]), "{c}");
+        assert!(
+            COMPONENT_STATUSES.contains(&c["status"].as_str().unwrap()),
+            "{c}"
+        );
+        assert!(
+            is_timestamp(&c["created_at"]) && is_timestamp(&c["updated_at"]),
+            "{c}"
+        );
         assert!(c["position"].as_u64().is_some());
     }
 
@@ -907,10 +913,18 @@ mod tests {
             assert!(is_timestamp(&i["scheduled_for"]) && is_timestamp(&i["scheduled_until"]));
         } else {
             assert!(
-                ["investigating", "identified", "monitoring", "resolved", "postmortem"]
-                    .contains(&i["status"].as_str().unwrap())
+                [
+                    "investigating",
+                    "identified",
+                    "monitoring",
+                    "resolved",
+                    "postmortem"
+                ]
+                .contains(&i["status"].as_str().unwrap())
             );
-            assert!(["none", "minor", "major", "critical"].contains(&i["impact"].as_str().unwrap()));
+            assert!(
+                ["none", "minor", "major", "critical"].contains(&i["impact"].as_str().unwrap())
+            );
         }
         let mut got = keys(i);
         got.sort_unstable();
@@ -960,7 +974,13 @@ mod tests {
         let s = summary();
         assert_eq!(
             keys(&s),
-            vec!["components", "incidents", "page", "scheduled_maintenances", "status"]
+            vec![
+                "components",
+                "incidents",
+                "page",
+                "scheduled_maintenances",
+                "status"
+            ]
         );
         assert_eq!(
             s["page"],
@@ -981,7 +1001,10 @@ mod tests {
             check_component(c);
         }
         // Groups first, containing their children's ids; positions follow the page.
-        let ids: Vec<&str> = components.iter().map(|c| c["id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = components
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, vec!["core", "api", "db", "web"]);
         assert_eq!(
             components[0],
@@ -1019,7 +1042,10 @@ mod tests {
             updates[0]["affected_components"],
             serde_json::json!([{"code": "api", "name": "API", "old_status": "partial_outage", "new_status": "major_outage"}])
         );
-        assert_eq!(updates[1]["affected_components"][0]["old_status"], "operational");
+        assert_eq!(
+            updates[1]["affected_components"][0]["old_status"],
+            "operational"
+        );
         assert_eq!(
             incidents[0]["shortlink"],
             "https://trust.acme.example/status/incidents/inc-1"

@@ -142,7 +142,7 @@ async fn an_outage_is_recorded_opens_an_incident_and_counts_as_downtime() {
         "downtime kept growing after recovery: {later}"
     );
     // The outage started at the first failing probe, so it is at least two probe intervals.
-    assert!(settled >= 1_000 * 1, "{later}");
+    assert!(settled >= 1_000, "{later}");
     // Seconds of data in a month that has run for days: the figure says so instead of
     // claiming an uptime.
     assert_eq!(later["insufficient_data"], true, "{later}");

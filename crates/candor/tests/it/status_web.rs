@@ -108,7 +108,10 @@ async fn send(
     let r = r.send().await.unwrap();
     let status = r.status();
     let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 async fn post(server: &Server, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
@@ -138,12 +141,13 @@ async fn incident_lifecycle(env: &[(&str, &str)]) {
     assert!(!html.contains("<script"), "the status page runs no scripts");
     assert!(html.contains("All Systems Operational"), "{html}");
     assert!(html.contains("Core platform") && html.contains("Public API"));
-    assert!(html.contains(
-        "<link rel=\"alternate\" type=\"application/atom+xml\""
-    ));
+    assert!(html.contains("<link rel=\"alternate\" type=\"application/atom+xml\""));
     assert_eq!(html.matches("<li class=\"bar ").count(), 3 * 90);
     assert_eq!(html.matches("<li class=\"bar nodata\"").count(), 3 * 90);
-    assert!(html.contains("Quarterly uptime: insufficient data"), "{html}");
+    assert!(
+        html.contains("Quarterly uptime: insufficient data"),
+        "{html}"
+    );
 
     // Open, with an idempotent retry.
     let body = json!({
@@ -152,9 +156,25 @@ async fn incident_lifecycle(env: &[(&str, &str)]) {
         "body": "Investigating elevated error rates",
         "components": {"api": "partial_outage"},
     });
-    let (code, first) = send(&server, &token, reqwest::Method::POST, "/api/v1/incidents", Some(body.clone()), Some("retry-1")).await;
+    let (code, first) = send(
+        &server,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/incidents",
+        Some(body.clone()),
+        Some("retry-1"),
+    )
+    .await;
     assert_eq!(code, 201, "{first}");
-    let (code, again) = send(&server, &token, reqwest::Method::POST, "/api/v1/incidents", Some(body), Some("retry-1")).await;
+    let (code, again) = send(
+        &server,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/incidents",
+        Some(body),
+        Some("retry-1"),
+    )
+    .await;
     assert_eq!(code, 200, "{again}");
     assert_eq!(again["id"], first["id"]);
     let id = first["id"].as_str().unwrap().to_owned();
@@ -173,12 +193,17 @@ async fn incident_lifecycle(env: &[(&str, &str)]) {
     assert!(page.contains("Investigating elevated error rates"));
     assert!(page.contains("Public API: Partial outage"));
     let (_, headers, feed) = get(&server, "/status/history.atom").await;
-    assert!(headers[reqwest::header::CONTENT_TYPE]
-        .to_str()
-        .unwrap()
-        .starts_with("application/atom+xml"));
+    assert!(
+        headers[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/atom+xml")
+    );
     assert!(feed.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">"));
-    assert!(feed.contains("API errors &lt;b&gt; (Investigating)"), "{feed}");
+    assert!(
+        feed.contains("API errors &lt;b&gt; (Investigating)"),
+        "{feed}"
+    );
 
     let summary = get_json(&server, "/api/v2/summary.json").await;
     assert_eq!(summary["status"]["indicator"], "major");
@@ -196,11 +221,26 @@ async fn incident_lifecycle(env: &[(&str, &str)]) {
     let (code, v) = post(&server, &token, &format!("/api/v1/incidents/{id}/updates"), json!({"status": "identified", "body": "A bad deploy", "components": {"api": "major_outage"}})).await;
     assert_eq!(code, 200, "{v}");
     let status_doc = get_json(&server, "/api/v2/status.json").await;
-    assert_eq!(status_doc["status"]["indicator"], "critical", "a major outage of a component is critical");
+    assert_eq!(
+        status_doc["status"]["indicator"], "critical",
+        "a major outage of a component is critical"
+    );
     let components = get_json(&server, "/api/v2/components.json").await;
-    let api = components["components"].as_array().unwrap().iter().find(|c| c["id"] == "api").unwrap().clone();
+    let api = components["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "api")
+        .unwrap()
+        .clone();
     assert_eq!(api["status"], "major_outage");
-    let (code, v) = post(&server, &token, &format!("/api/v1/incidents/{id}/updates"), json!({"status": "resolved", "message": "Rolled back"})).await;
+    let (code, v) = post(
+        &server,
+        &token,
+        &format!("/api/v1/incidents/{id}/updates"),
+        json!({"status": "resolved", "message": "Rolled back"}),
+    )
+    .await;
     assert_eq!(code, 200, "{v}");
     assert!(v["resolved_at"].is_string(), "{v}");
     assert_eq!(
@@ -209,18 +249,36 @@ async fn incident_lifecycle(env: &[(&str, &str)]) {
     );
     let all = get_json(&server, "/api/v2/incidents.json").await;
     assert_eq!(all["incidents"][0]["status"], "resolved");
-    assert_eq!(all["incidents"][0]["incident_updates"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        all["incidents"][0]["incident_updates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     let (_, _, html) = get(&server, "/status").await;
     assert!(html.contains("All Systems Operational"), "{html}");
     let (_, _, history) = get(&server, "/status/incidents").await;
-    assert!(history.contains(&format!("/status/incidents/{id}")), "{history}");
+    assert!(
+        history.contains(&format!("/status/incidents/{id}")),
+        "{history}"
+    );
     let (_, _, page) = get(&server, &format!("/status/incidents/{id}")).await;
     assert!(page.contains("Rolled back") && page.contains("Resolved"));
 
     // ETag, Cache-Control and 304.
-    let r = client().get(server.url("/api/v2/summary.json")).send().await.unwrap();
+    let r = client()
+        .get(server.url("/api/v2/summary.json"))
+        .send()
+        .await
+        .unwrap();
     let etag = r.headers()[reqwest::header::ETAG].clone();
-    assert!(r.headers()[reqwest::header::CACHE_CONTROL].to_str().unwrap().starts_with("public, max-age="));
+    assert!(
+        r.headers()[reqwest::header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .starts_with("public, max-age=")
+    );
     assert_eq!(r.headers()["access-control-allow-origin"], "*");
     let r = client()
         .get(server.url("/api/v2/summary.json"))
@@ -251,20 +309,54 @@ async fn drafts_stay_private_until_published() {
     let (code, draft) = post(&server, &token, "/api/v1/incidents", json!({"name": "Maybe trouble", "impact": "minor", "body": "Monitors saw errors", "components": {"web": "degraded_performance"}, "draft": true})).await;
     assert_eq!(code, 201, "{draft}");
     let id = draft["id"].as_str().unwrap();
-    assert_eq!(get(&server, &format!("/status/incidents/{id}")).await.0, 404);
-    assert_eq!(get_json(&server, "/api/v2/incidents.json").await["incidents"], json!([]));
-    assert_eq!(get_json(&server, "/api/v2/status.json").await["status"]["indicator"], "none");
-    assert!(!get(&server, "/status/history.atom").await.2.contains("Maybe trouble"));
+    assert_eq!(
+        get(&server, &format!("/status/incidents/{id}")).await.0,
+        404
+    );
+    assert_eq!(
+        get_json(&server, "/api/v2/incidents.json").await["incidents"],
+        json!([])
+    );
+    assert_eq!(
+        get_json(&server, "/api/v2/status.json").await["status"]["indicator"],
+        "none"
+    );
+    assert!(
+        !get(&server, "/status/history.atom")
+            .await
+            .2
+            .contains("Maybe trouble")
+    );
     assert!(!get(&server, "/status").await.2.contains("Maybe trouble"));
     // Operators see it.
-    let (code, list) = send(&server, &token, reqwest::Method::GET, "/api/v1/incidents", None, None).await;
+    let (code, list) = send(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/api/v1/incidents",
+        None,
+        None,
+    )
+    .await;
     assert_eq!(code, 200);
     assert_eq!(list["incidents"][0]["draft"], true);
 
-    let (code, published) = post(&server, &token, &format!("/api/v1/incidents/{id}/publish"), json!({})).await;
+    let (code, published) = post(
+        &server,
+        &token,
+        &format!("/api/v1/incidents/{id}/publish"),
+        json!({}),
+    )
+    .await;
     assert_eq!(code, 200, "{published}");
-    assert_eq!(get(&server, &format!("/status/incidents/{id}")).await.0, 200);
-    assert_eq!(get_json(&server, "/api/v2/status.json").await["status"]["indicator"], "minor");
+    assert_eq!(
+        get(&server, &format!("/status/incidents/{id}")).await.0,
+        200
+    );
+    assert_eq!(
+        get_json(&server, "/api/v2/status.json").await["status"]["indicator"],
+        "minor"
+    );
     assert!(get(&server, "/status").await.2.contains("Maybe trouble"));
 }
 
@@ -273,41 +365,95 @@ async fn bad_input_is_refused_with_what_to_do() {
     let site = status_site();
     let (server, token) = start(site.path(), &[]).await;
     // No token.
-    let r = client().post(server.url("/api/v1/incidents")).json(&json!({})).send().await.unwrap();
+    let r = client()
+        .post(server.url("/api/v1/incidents"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 
-    let (code, v) = post(&server, &token, "/api/v1/incidents", json!({"name": "x", "impact": "huge", "body": "y", "components": {"nope": "down"}})).await;
+    let (code, v) = post(
+        &server,
+        &token,
+        "/api/v1/incidents",
+        json!({"name": "x", "impact": "huge", "body": "y", "components": {"nope": "down"}}),
+    )
+    .await;
     assert_eq!(code, 422);
     let e = errors(&v);
-    assert!(e.contains("\"huge\"") && e.contains("none, minor, major or critical"), "{e}");
+    assert!(
+        e.contains("\"huge\"") && e.contains("none, minor, major or critical"),
+        "{e}"
+    );
     assert!(e.contains("\"nope\"") && e.contains("api, db, web"), "{e}");
-    assert!(e.contains("major_outage"), "the allowed statuses are listed: {e}");
+    assert!(
+        e.contains("major_outage"),
+        "the allowed statuses are listed: {e}"
+    );
 
     let (code, v) = post(&server, &token, "/api/v1/incidents", json!({"name": "x", "impact": "minor", "body": "y", "started_at": "2026-01-02T10:00:00Z", "resolved_at": "2026-01-02T09:00:00Z"})).await;
     assert_eq!(code, 422);
     let e = errors(&v);
-    assert!(e.contains("2026-01-02T09:00:00Z") && e.contains("2026-01-02T10:00:00Z"), "{e}");
+    assert!(
+        e.contains("2026-01-02T09:00:00Z") && e.contains("2026-01-02T10:00:00Z"),
+        "{e}"
+    );
 
-    let (code, v) = post(&server, &token, "/api/v1/incidents/does-not-exist/updates", json!({"status": "resolved", "body": "x"})).await;
+    let (code, v) = post(
+        &server,
+        &token,
+        "/api/v1/incidents/does-not-exist/updates",
+        json!({"status": "resolved", "body": "x"}),
+    )
+    .await;
     assert_eq!(code, 404);
     assert!(errors(&v).contains("does-not-exist"), "{v}");
-    let (code, _) = send(&server, &token, reqwest::Method::GET, "/api/v1/incidents/does-not-exist", None, None).await;
+    let (code, _) = send(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/api/v1/incidents/does-not-exist",
+        None,
+        None,
+    )
+    .await;
     assert_eq!(code, 404);
 
-    let (code, v) = post(&server, &token, "/api/v1/incidents", json!({"name": "x", "impact": "minor", "body": "y", "status": "fixed"})).await;
+    let (code, v) = post(
+        &server,
+        &token,
+        "/api/v1/incidents",
+        json!({"name": "x", "impact": "minor", "body": "y", "status": "fixed"}),
+    )
+    .await;
     assert_eq!(code, 422);
-    assert!(errors(&v).contains("investigating, identified, monitoring, resolved or postmortem"), "{v}");
+    assert!(
+        errors(&v).contains("investigating, identified, monitoring, resolved or postmortem"),
+        "{v}"
+    );
 
     // Overlapping maintenance names the other window.
     let soon = time::OffsetDateTime::now_utc() + time::Duration::days(2);
-    let fmt = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
     let (code, m) = post(&server, &token, "/api/v1/maintenances", json!({"name": "Database upgrade", "body": "Minor version", "components": ["db"], "scheduled_for": fmt(soon), "scheduled_until": fmt(soon + time::Duration::hours(2))})).await;
     assert_eq!(code, 201, "{m}");
     let (code, v) = post(&server, &token, "/api/v1/maintenances", json!({"name": "Other", "components": ["db", "api"], "scheduled_for": fmt(soon + time::Duration::hours(1)), "scheduled_until": fmt(soon + time::Duration::hours(3))})).await;
     assert_eq!(code, 409, "{v}");
     assert!(errors(&v).contains("Database upgrade"), "{v}");
     // Unknown component override.
-    let (code, v) = send(&server, &token, reqwest::Method::PUT, "/api/v1/components/nope/override", Some(json!({"status": "major_outage"})), None).await;
+    let (code, v) = send(
+        &server,
+        &token,
+        reqwest::Method::PUT,
+        "/api/v1/components/nope/override",
+        Some(json!({"status": "major_outage"})),
+        None,
+    )
+    .await;
     assert_eq!(code, 404);
     assert!(errors(&v).contains("api, db, web"), "{v}");
 }
@@ -317,7 +463,10 @@ async fn maintenance_backfill_and_overrides_show_on_the_page_and_v2() {
     let site = status_site();
     let (server, token) = start(site.path(), &[]).await;
     let now = time::OffsetDateTime::now_utc();
-    let fmt = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
 
     let (code, m) = post(&server, &token, "/api/v1/maintenances", json!({"name": "Upgrade now", "components": ["db"], "scheduled_for": fmt(now - time::Duration::minutes(5)), "scheduled_until": fmt(now + time::Duration::hours(1))})).await;
     assert_eq!(code, 201, "{m}");
@@ -328,17 +477,38 @@ async fn maintenance_backfill_and_overrides_show_on_the_page_and_v2() {
     assert_eq!(active["scheduled_maintenances"][0]["status"], "in_progress");
     assert_eq!(active["scheduled_maintenances"][0]["impact"], "maintenance");
     let upcoming = get_json(&server, "/api/v2/scheduled-maintenances/upcoming.json").await;
-    assert_eq!(upcoming["scheduled_maintenances"][0]["name"], "Upgrade later");
-    assert_eq!(get_json(&server, "/api/v2/status.json").await["status"]["indicator"], "maintenance");
+    assert_eq!(
+        upcoming["scheduled_maintenances"][0]["name"],
+        "Upgrade later"
+    );
+    assert_eq!(
+        get_json(&server, "/api/v2/status.json").await["status"]["indicator"],
+        "maintenance"
+    );
     let (_, _, html) = get(&server, "/status").await;
-    assert!(html.contains("Upgrade now") && html.contains("Under maintenance"), "{html}");
+    assert!(
+        html.contains("Upgrade now") && html.contains("Under maintenance"),
+        "{html}"
+    );
 
-    let (code, done) = post(&server, &token, &format!("/api/v1/maintenances/{}/complete", m["id"].as_str().unwrap()), json!({})).await;
+    let (code, done) = post(
+        &server,
+        &token,
+        &format!(
+            "/api/v1/maintenances/{}/complete",
+            m["id"].as_str().unwrap()
+        ),
+        json!({}),
+    )
+    .await;
     assert_eq!(code, 200, "{done}");
     assert_eq!(done["status"], "completed");
     let all = get_json(&server, "/api/v2/scheduled-maintenances.json").await;
     assert_eq!(all["scheduled_maintenances"].as_array().unwrap().len(), 2);
-    assert_eq!(get_json(&server, "/api/v2/status.json").await["status"]["indicator"], "none");
+    assert_eq!(
+        get_json(&server, "/api/v2/status.json").await["status"]["indicator"],
+        "none"
+    );
 
     // A back-filled incident lands in history, resolved, with both times.
     let start = now - time::Duration::hours(5);
@@ -346,20 +516,52 @@ async fn maintenance_backfill_and_overrides_show_on_the_page_and_v2() {
     assert_eq!(code, 201, "{b}");
     assert_eq!(b["status"], "resolved");
     assert_eq!(b["origin"], "backfill");
-    let (_, _, page) = get(&server, &format!("/status/incidents/{}", b["id"].as_str().unwrap())).await;
+    let (_, _, page) = get(
+        &server,
+        &format!("/status/incidents/{}", b["id"].as_str().unwrap()),
+    )
+    .await;
     assert!(page.contains("20 min"), "{page}");
 
     // Override wins over everything, null clears it.
-    let (code, v) = send(&server, &token, reqwest::Method::PUT, "/api/v1/components/web/override", Some(json!({"status": "major_outage"})), None).await;
+    let (code, v) = send(
+        &server,
+        &token,
+        reqwest::Method::PUT,
+        "/api/v1/components/web/override",
+        Some(json!({"status": "major_outage"})),
+        None,
+    )
+    .await;
     assert_eq!(code, 200, "{v}");
     let current = get_json(&server, "/api/v1/status").await;
-    let web = current["components"].as_array().unwrap().iter().find(|c| c["id"] == "web").unwrap().clone();
+    let web = current["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "web")
+        .unwrap()
+        .clone();
     assert_eq!(web["status"], "major_outage");
     assert_eq!(web["source"], "override");
-    assert_eq!(get_json(&server, "/api/v2/status.json").await["status"]["indicator"], "critical");
-    let (code, _) = send(&server, &token, reqwest::Method::PUT, "/api/v1/components/web/override", Some(json!({"status": null})), None).await;
+    assert_eq!(
+        get_json(&server, "/api/v2/status.json").await["status"]["indicator"],
+        "critical"
+    );
+    let (code, _) = send(
+        &server,
+        &token,
+        reqwest::Method::PUT,
+        "/api/v1/components/web/override",
+        Some(json!({"status": null})),
+        None,
+    )
+    .await;
     assert_eq!(code, 200);
-    assert_eq!(get_json(&server, "/api/v2/status.json").await["status"]["indicator"], "none");
+    assert_eq!(
+        get_json(&server, "/api/v2/status.json").await["status"]["indicator"],
+        "none"
+    );
 }
 
 #[tokio::test]
@@ -369,17 +571,61 @@ async fn the_cli_opens_updates_resolves_and_lists_incidents() {
     let env = [("CANDOR_TOKEN", token.as_str())];
     let url = server.base.clone();
 
-    let out = candor(&["incident", "open", "--url", &url, "--title", "API errors", "--impact", "major", "--component", "api=partial_outage", "--message", "Investigating elevated error rates"], &env);
+    let out = candor(
+        &[
+            "incident",
+            "open",
+            "--url",
+            &url,
+            "--title",
+            "API errors",
+            "--impact",
+            "major",
+            "--component",
+            "api=partial_outage",
+            "--message",
+            "Investigating elevated error rates",
+        ],
+        &env,
+    );
     assert!(out.status.success(), "{}", out.stderr);
     let id = out.stdout.trim().to_owned();
     assert!(!id.is_empty());
     assert!(!out.stdout.contains(&token) && !out.stderr.contains(&token));
-    let out = candor(&["incident", "update", &id, "--url", &url, "--status", "identified", "--message", "Bad deploy"], &env);
+    let out = candor(
+        &[
+            "incident",
+            "update",
+            &id,
+            "--url",
+            &url,
+            "--status",
+            "identified",
+            "--message",
+            "Bad deploy",
+        ],
+        &env,
+    );
     assert!(out.status.success(), "{}", out.stderr);
     let out = candor(&["incident", "list", "--url", &url, "--unresolved"], &env);
     assert!(out.status.success(), "{}", out.stderr);
-    assert!(out.stdout.contains(&id) && out.stdout.contains("identified"), "{}", out.stdout);
-    let out = candor(&["incident", "resolve", &id, "--url", &url, "--message", "Rolled back"], &env);
+    assert!(
+        out.stdout.contains(&id) && out.stdout.contains("identified"),
+        "{}",
+        out.stdout
+    );
+    let out = candor(
+        &[
+            "incident",
+            "resolve",
+            &id,
+            "--url",
+            &url,
+            "--message",
+            "Rolled back",
+        ],
+        &env,
+    );
     assert!(out.status.success(), "{}", out.stderr);
     let v = get_json(&server, "/api/v2/incidents.json").await;
     assert_eq!(v["incidents"][0]["id"], id.as_str());
@@ -389,7 +635,10 @@ async fn the_cli_opens_updates_resolves_and_lists_incidents() {
     let out = candor(&["incident", "resolve", "nope", "--url", &url], &env);
     assert!(!out.status.success());
     assert!(out.stderr.contains("no incident nope"), "{}", out.stderr);
-    let out = candor(&["incident", "list", "--url", &url], &[("CANDOR_TOKEN", "candor_wrong")]);
+    let out = candor(
+        &["incident", "list", "--url", &url],
+        &[("CANDOR_TOKEN", "candor_wrong")],
+    );
     assert!(!out.status.success());
     assert!(out.stderr.contains("401"), "{}", out.stderr);
     let out = candor(&["incident", "list", "--url", &url], &[]);
@@ -398,11 +647,39 @@ async fn the_cli_opens_updates_resolves_and_lists_incidents() {
     let dead = format!("http://127.0.0.1:{}", crate::support::free_port());
     let out = candor(&["incident", "list", "--url", &dead], &env);
     assert!(!out.status.success());
-    assert!(out.stderr.contains("cannot reach the Candor server"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot reach the Candor server"),
+        "{}",
+        out.stderr
+    );
     // Back-fill from the CLI, token from a file.
     let token_file = site.path().join("token");
     std::fs::write(&token_file, &token).unwrap();
-    let out = candor(&["incident", "open", "--url", &url, "--token-file", token_file.to_str().unwrap(), "--title", "Old one", "--impact", "minor", "--message", "Back-filled", "--started-at", "2026-01-02T10:00:00Z", "--resolved-at", "2026-01-02T09:00:00Z"], &[]);
+    let out = candor(
+        &[
+            "incident",
+            "open",
+            "--url",
+            &url,
+            "--token-file",
+            token_file.to_str().unwrap(),
+            "--title",
+            "Old one",
+            "--impact",
+            "minor",
+            "--message",
+            "Back-filled",
+            "--started-at",
+            "2026-01-02T10:00:00Z",
+            "--resolved-at",
+            "2026-01-02T09:00:00Z",
+        ],
+        &[],
+    );
     assert!(!out.status.success());
-    assert!(out.stderr.contains("2026-01-02T09:00:00Z") && out.stderr.contains("2026-01-02T10:00:00Z"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("2026-01-02T09:00:00Z") && out.stderr.contains("2026-01-02T10:00:00Z"),
+        "{}",
+        out.stderr
+    );
 }

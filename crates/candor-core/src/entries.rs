@@ -380,6 +380,44 @@ pub fn sample_item(sample: &crate::status::SampleRecord) -> Result<Vec<u8>, Entr
     }))?)
 }
 
+/// `sla.policy` v1: the SLA policy (`[[sla]]`) an operator put in force: recorded when first
+/// declared and again each time it changes, so a reader of the log knows which arithmetic every
+/// report was computed under (`candor verify --uptime` recomputes reports with it). Weights and
+/// coverage are integers (per mille, parts per million), never decimals.
+pub fn sla_policy(spec: &crate::status::SlaPolicySpec) -> Result<Entry, EntryError> {
+    let p = &spec.policy;
+    build(
+        "sla.policy",
+        1,
+        json!({
+            "id": spec.id,
+            "components": spec.components,
+            "target_ppm": p.target_ppm,
+            "weights": {
+                "major": p.weights.major,
+                "partial": p.weights.partial,
+                "degraded": p.weights.degraded,
+            },
+            "exclude_maintenance": p.exclude_maintenance,
+            "tiers": p.tiers.iter().map(|t| json!({
+                "below_ppm": t.below_ppm,
+                "credit_percent": t.credit_percent,
+            })).collect::<Vec<_>>(),
+            "min_coverage_ppm": p.min_coverage_ppm,
+            "source": spec.source.as_str(),
+            "period": match spec.period {
+                crate::status::SlaPeriodKind::Month => "month",
+                crate::status::SlaPeriodKind::Quarter => "quarter",
+            },
+            "time_zone": spec.time_zone,
+            "user_counts": spec.user_counts.iter().map(|(component, users)| json!({
+                "component": component,
+                "users": users,
+            })).collect::<Vec<_>>(),
+        }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,6 +514,25 @@ mod tests {
                 r#"{{"at":"2026-10-01T10:00:00Z","error_sha256":"{}","in_maintenance":false,"latency_ms":1200,"monitor":"api-https","outcome":"down"}}"#,
                 hex::encode(Sha256::digest(b"connection refused"))
             )
+        );
+    }
+
+    #[test]
+    fn sla_policies_are_canonical_integers() {
+        use crate::status::*;
+        let spec = SlaPolicySpec {
+            id: "standard".into(),
+            components: vec!["api".into()],
+            policy: crate::sla::Policy::default(),
+            source: DowntimeSource::Both,
+            period: SlaPeriodKind::Quarter,
+            time_zone: Some("+02:00".into()),
+            user_counts: vec![("api".into(), 1200)],
+        };
+        let text = String::from_utf8(sla_policy(&spec).unwrap().bytes).unwrap();
+        assert_eq!(
+            text,
+            r#"{"components":["api"],"exclude_maintenance":true,"id":"standard","min_coverage_ppm":900000,"period":"quarter","source":"both","target_ppm":999000,"tiers":[{"below_ppm":999000,"credit_percent":25},{"below_ppm":990000,"credit_percent":50},{"below_ppm":950000,"credit_percent":100}],"time_zone":"+02:00","type":"sla.policy","user_counts":[{"component":"api","users":1200}],"v":1,"weights":{"degraded":0,"major":1000,"partial":300}}"#
         );
     }
 

@@ -24,6 +24,7 @@ pub mod status;
 pub mod status_config;
 pub mod totp;
 pub mod uptime;
+pub mod uptime_log;
 
 pub use clock::{Clock, SystemClock};
 pub use diagnostic::{Diagnostic, Diagnostics};

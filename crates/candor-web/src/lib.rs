@@ -18,6 +18,7 @@ pub mod monitoring;
 pub mod observe;
 pub mod render;
 pub mod sla_page;
+pub mod sla_policy;
 pub mod status;
 pub mod witness;
 

@@ -189,6 +189,24 @@ pub struct VerifyArgs {
     /// The entry the --proof file is for.
     #[arg(long, value_name = "FILE", requires = "proof")]
     pub entry: Option<PathBuf>,
+
+    /// Recompute a component's SLA report from the log's entries (downloads every entry, as
+    /// --full) and compare it with the report recorded in the log and the one the API serves.
+    #[arg(
+        long,
+        value_name = "COMPONENT",
+        requires = "period",
+        conflicts_with = "proof"
+    )]
+    pub uptime: Option<String>,
+
+    /// The closed period to recompute with --uptime: a month (2026-10) or a quarter (2026-Q4).
+    #[arg(long, value_name = "PERIOD", requires = "uptime")]
+    pub period: Option<String>,
+
+    /// The trust center's base URL for --uptime (default: the log URL without its /log).
+    #[arg(long, value_name = "URL", requires = "uptime")]
+    pub api: Option<String>,
 }
 
 /// `candor keygen`

@@ -14,6 +14,7 @@ pub mod rotate;
 pub mod serve;
 pub mod sla;
 pub mod verify;
+pub mod verify_uptime;
 
 use std::process::ExitCode;
 

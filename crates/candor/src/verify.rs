@@ -206,11 +206,20 @@ async fn verify(args: &VerifyArgs) -> Result<String, VerifyError> {
     }
 
     // 4. Every entry, when asked.
-    if args.full {
-        let count = fetcher.check_all_entries(cp.size, &cp.root).await?;
+    let mut entries = args.uptime.as_ref().map(|_| Vec::new());
+    if args.full || entries.is_some() {
+        let count = fetcher
+            .check_all_entries(cp.size, &cp.root, entries.as_mut())
+            .await?;
         report.push(format!(
             "all {count} entries downloaded and hashed to the checkpoint's root"
         ));
+    }
+    // 5. An SLA report recomputed from those entries, when asked.
+    if let (Some(entries), Some(component)) = (entries, &args.uptime) {
+        report.push(
+            crate::verify_uptime::check(&fetcher.client, url, args, component, entries).await?,
+        );
     }
     Ok(format!(
         "OK: log {} at size {}, root {}\n  - {}",
@@ -372,8 +381,14 @@ impl Fetcher {
         Ok(())
     }
 
-    /// Downloads every entry bundle and checks that the entries hash to `root`.
-    async fn check_all_entries(&self, size: u64, root: &Hash) -> Result<u64, VerifyError> {
+    /// Downloads every entry bundle and checks that the entries hash to `root`; with `keep`,
+    /// also hands back every entry's bytes in log order.
+    async fn check_all_entries(
+        &self,
+        size: u64,
+        root: &Hash,
+        mut keep: Option<&mut Vec<Vec<u8>>>,
+    ) -> Result<u64, VerifyError> {
         let bundles = size.div_ceil(256);
         let mut builder = TreeBuilder::new();
         let mut set = tokio::task::JoinSet::new();
@@ -427,6 +442,9 @@ impl Fetcher {
                     builder
                         .append_with(leaf_hash(entry), |_, _| {})
                         .map_err(|e| VerifyError::Mismatch(e.to_string()))?;
+                    if let Some(keep) = keep.as_mut() {
+                        keep.push(entry.to_vec());
+                    }
                 }
                 next_to_hash += 1;
             }

@@ -18,3 +18,4 @@ mod store_archive;
 mod store_contract;
 mod store_status;
 mod support;
+mod verify_uptime;

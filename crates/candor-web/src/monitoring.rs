@@ -361,6 +361,12 @@ where
                     .await?;
                 continue;
             }
+            // An interval still open from an earlier month is split at the first flush, so
+            // that month's intervals reach the log before its report closes.
+            let opened = (open.start.year(), u8::from(open.start.month()));
+            if opened < self.month {
+                self.month = opened;
+            }
             match &open.subject {
                 Subject::Monitor(id) => {
                     if let Some(spec) = self.spec(id) {

@@ -295,6 +295,12 @@ async fn start_monitoring(
             app.status_changed();
         }
     });
+    // The SLA policies in force are facts too: recorded once per version.
+    match candor_web::sla_policy::record_policies(&store, &settings.status, clock.now()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(policies = n, "recorded SLA policies in the log"),
+        Err(err) => return Err(format!("recording the SLA policies: {err}")),
+    }
     let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || log.wake());
     let monitoring = candor_web::monitoring::start(
         store,

@@ -13,6 +13,7 @@ mod monitoring;
 mod portal;
 mod reload;
 mod rotate;
+mod sla_cli;
 mod status_web;
 mod store_archive;
 mod store_contract;

@@ -19,7 +19,7 @@ use crate::support::{Output, Server, candor, tiny_site, write};
 /// The tiny site with two components: `api` (with a month of history seeded below) and `web`
 /// (none). Their monitor probes a closed loopback port once an hour: nothing it does touches
 /// October.
-const STATUS_CONFIG: &str = r#"
+pub(crate) const STATUS_CONFIG: &str = r#"
 [[monitors]]
 id = "api-port"
 name = "API port"
@@ -44,7 +44,7 @@ incidents = "off"
 /// October 2026 for `api`, through the store the server uses: operational all month but for a
 /// 45-minute major outage on the 10th, a data gap of 6 hours on the 20th, a back-filled
 /// partial outage on the 25th and a maintenance window announced a week ahead.
-async fn seed(data_dir: &std::path::Path) {
+pub(crate) async fn seed(data_dir: &std::path::Path) {
     std::fs::create_dir_all(data_dir).unwrap();
     let store = Store::open(&Database::Sqlite(data_dir.join("candor.db")))
         .await

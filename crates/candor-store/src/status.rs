@@ -412,7 +412,7 @@ impl Delta {
     }
 }
 
-/// Folds samples into per-bucket deltas for each resolution, in first-seen bucket order.
+/// Folds samples into per-bucket deltas for each resolution.
 fn fold<'a>(
     samples: impl IntoIterator<Item = &'a SampleRecord>,
 ) -> [Vec<(&'a str, i64, Delta)>; 3] {
@@ -432,6 +432,11 @@ fn fold<'a>(
                 });
             out[r][slot].2.add(sample);
         }
+    }
+    // In key order, so that concurrent batches on PostgreSQL lock shared buckets in one order
+    // (never a deadlock).
+    for deltas in &mut out {
+        deltas.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     }
     out
 }
@@ -844,35 +849,57 @@ macro_rules! impl_status {
                 // A sample is identified by (monitor, start): a repeat within the batch, or of an
                 // earlier batch, is stored and counted once.
                 let mut seen = HashSet::with_capacity(samples.len());
-                let unique: Vec<&SampleRecord> = samples
+                let mut unique: Vec<&SampleRecord> = samples
                     .iter()
                     .filter(|s| seen.insert((s.monitor_id.as_str(), to_ms(s.at))))
                     .collect();
                 drop(seen);
+                // In key order: each monitor's rows land together in the B-tree, and concurrent
+                // writers on PostgreSQL take row locks in one order.
+                unique.sort_unstable_by(|a, b| {
+                    (a.monitor_id.as_str(), to_ms(a.at)).cmp(&(b.monitor_id.as_str(), to_ms(b.at)))
+                });
                 let mut tx = self.begin_write().await?;
                 let mut inserted: Vec<&SampleRecord> = Vec::with_capacity(unique.len());
                 for chunk in unique.chunks(ROWS_PER_STATEMENT) {
-                    let mut q = sqlx::QueryBuilder::<sqlx::$backend>::new(
-                        "INSERT INTO status_samples (monitor_id, at_ms, outcome, latency_ms, in_maintenance, error) ",
-                    );
-                    q.push_values(chunk, |mut row, sample| {
-                        row.push_bind(sample.monitor_id.as_str())
-                            .push_bind(to_ms(sample.at))
-                            .push_bind(sample.outcome.as_str())
-                            .push_bind(i64::from(sample.latency_ms))
-                            .push_bind(sample.in_maintenance)
-                            .push_bind(sample.error.as_deref());
-                    });
-                    q.push(" ON CONFLICT (monitor_id, at_ms) DO NOTHING RETURNING monitor_id, at_ms");
-                    let new: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
-                    if new.len() == chunk.len() {
+                    let insert = |returning: bool| {
+                        let mut q = sqlx::QueryBuilder::<sqlx::$backend>::new(
+                            "INSERT INTO status_samples (monitor_id, at_ms, outcome, latency_ms, in_maintenance, error) ",
+                        );
+                        q.push_values(chunk, |mut row, sample| {
+                            row.push_bind(sample.monitor_id.as_str())
+                                .push_bind(to_ms(sample.at))
+                                .push_bind(sample.outcome.as_str())
+                                .push_bind(i64::from(sample.latency_ms))
+                                .push_bind(sample.in_maintenance)
+                                .push_bind(sample.error.as_deref());
+                        });
+                        q.push(" ON CONFLICT (monitor_id, at_ms) DO NOTHING");
+                        if returning {
+                            q.push(" RETURNING monitor_id, at_ms");
+                        }
+                        q
+                    };
+                    // Usually every sample is new: insert them and count. When some were
+                    // already stored (a retried batch), undo and insert again, learning which
+                    // rows are new, so that only those are counted in the rollups.
+                    sqlx::query("SAVEPOINT status_samples").execute(&mut *tx).await?;
+                    let added = insert(false).build().execute(&mut *tx).await?.rows_affected();
+                    if usize::try_from(added).ok() == Some(chunk.len()) {
+                        sqlx::query("RELEASE SAVEPOINT status_samples").execute(&mut *tx).await?;
                         inserted.extend(chunk);
-                    } else {
-                        let new: HashSet<(String, i64)> = new.into_iter().collect();
-                        inserted.extend(chunk.iter().filter(|s| {
-                            new.contains(&(s.monitor_id.clone(), to_ms(s.at)))
-                        }));
+                        continue;
                     }
+                    sqlx::query("ROLLBACK TO SAVEPOINT status_samples").execute(&mut *tx).await?;
+                    sqlx::query("RELEASE SAVEPOINT status_samples").execute(&mut *tx).await?;
+                    let new: Vec<(String, i64)> =
+                        insert(true).build_query_as().fetch_all(&mut *tx).await?;
+                    let new: HashSet<(String, i64)> = new.into_iter().collect();
+                    inserted.extend(
+                        chunk
+                            .iter()
+                            .filter(|s| new.contains(&(s.monitor_id.clone(), to_ms(s.at)))),
+                    );
                 }
                 let folded = fold(inserted.iter().copied());
                 for (resolution, deltas) in

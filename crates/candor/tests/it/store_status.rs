@@ -198,6 +198,24 @@ async fn store_status_samples_round_trip_and_roll_up() {
             0,
             "samples are not entries"
         );
+        // A batch mixing stored and new samples counts only the new ones.
+        let new = sample("api-https", end, SampleOutcome::Up, 7);
+        store
+            .record_samples(&[batch[2].clone(), new.clone(), batch[4].clone()])
+            .await
+            .unwrap();
+        let hours = store
+            .rollups(
+                "api-https",
+                Resolution::Hour,
+                start,
+                end + Duration::hours(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(hours.len(), 3);
+        assert_eq!(hours[0].up + hours[0].degraded + hours[0].down, 180);
+        assert_eq!((hours[2].up, hours[2].latency_sum_ms), (1, 7));
     }
 }
 

@@ -478,7 +478,10 @@ async fn bench() -> bool {
     let components: usize = env_or("COMPONENTS", 100);
     let rounds: usize = env_or("ROUNDS", 3);
     let batches_per_round: usize = env_or("BATCHES", 10);
-    assert!(BATCH % monitors == 0, "MONITORS must divide 10,000");
+    assert!(
+        BATCH.is_multiple_of(monitors),
+        "MONITORS must divide 10,000"
+    );
     let dir = tempfile::tempdir_in({
         let d = bench_dir();
         std::fs::create_dir_all(&d).unwrap();

@@ -290,6 +290,8 @@ struct Engine<S> {
     undigested: BTreeMap<i64, Vec<SampleRecord>>,
     maintenance: Vec<Maintenance>,
     month: (i32, u8),
+    /// When each subject's open interval began (as far as this process knows).
+    last_change: HashMap<Subject, OffsetDateTime>,
 }
 
 impl<S> Engine<S>
@@ -330,6 +332,7 @@ where
             undigested: BTreeMap::new(),
             maintenance: Vec::new(),
             month: (now.year(), u8::from(now.month())),
+            last_change: HashMap::new(),
         }
     }
 
@@ -363,6 +366,7 @@ where
             }
             // An interval still open from an earlier month is split at the first flush, so
             // that month's intervals reach the log before its report closes.
+            self.last_change.insert(open.subject.clone(), open.start);
             let opened = (open.start.year(), u8::from(open.start.month()));
             if opened < self.month {
                 self.month = opened;
@@ -543,9 +547,16 @@ where
             }
             // Transitions are applied after their samples are stored, in order.
             for (subject, status, at) in std::mem::take(&mut self.changes) {
+                // A retroactive start never reaches back before the subject's open interval
+                // (e.g. one split at a month boundary after the failing run began).
+                let at = self
+                    .last_change
+                    .get(&subject)
+                    .map_or(at, |last| at.max(*last));
                 if let Err(err) = self.store.change_status(&subject, status, at).await {
                     tracing::error!(subject = %subject, error = %err, "recording a status change failed");
                 }
+                self.last_change.insert(subject, at);
                 changed = true;
             }
             if let Err(err) = self.store.touch_intervals(&seen, now).await {
@@ -666,6 +677,7 @@ where
         match self.store.open_intervals().await {
             Ok(open) => {
                 for i in open.into_iter().filter(|i| i.start < boundary) {
+                    self.last_change.insert(i.subject.clone(), boundary);
                     if let Err(err) = self
                         .store
                         .change_status(&i.subject, i.status, boundary)

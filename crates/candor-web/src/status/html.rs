@@ -424,9 +424,7 @@ impl<'a> Lookups<'a> {
         let mut statuses = HashMap::with_capacity(current.statuses.len());
         for s in &current.statuses {
             // The first wins, as `Current::status_of` finds it.
-            statuses
-                .entry(s.component_id.as_str())
-                .or_insert(s.status);
+            statuses.entry(s.component_id.as_str()).or_insert(s.status);
         }
         Lookups {
             days,

@@ -118,7 +118,9 @@ async fn seed(data_dir: &Path) -> String {
 
 fn wrk(url: &str, seconds: u64) -> f64 {
     let out = Command::new("wrk")
-        .args(["-t2", "-c64", &format!("-d{seconds}s"), "--latency", url])
+        .args(["-t2", "-c64", &format!("-d{seconds}s"), "--latency"])
+        // Browsers compress: measure what they are served.
+        .args(["-H", "Accept-Encoding: gzip", url])
         .output()
         .expect("wrk is needed: apt-get install wrk");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -217,6 +219,32 @@ fn main() {
             .await
             .unwrap()
     });
+    // Sizes as served to a browser (gzip), per page.
+    let gzip_len = |path: &str| {
+        runtime.block_on(async {
+            client
+                .get(format!("{base}{path}"))
+                .header("accept-encoding", "gzip")
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+                .len()
+        })
+    };
+    let (security_gz, status_gz) = (gzip_len("/security"), gzip_len("/status"));
+    let group_html = runtime.block_on(async {
+        client
+            .get(format!("{base}/status/groups/g0"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
     let (mut pillar, mut status) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         pillar.push(wrk(&format!("{base}/security"), duration));
@@ -259,6 +287,11 @@ fn main() {
     println!(
         "status page bench: {COMPONENTS} components, {GROUPS} groups, {DAYS} days of history, page {} KiB",
         html.len() / 1024
+    );
+    println!(
+        "  bytes: /status {} raw, {status_gz} gzip; /security {security_gz} gzip; /status/groups/g0 {} raw",
+        html.len(),
+        group_html.len()
     );
     println!("  /security  req/s per round: {pillar:.0?}  median {p:.0}");
     println!("  /status    req/s per round: {status:.0?}  median {s:.0}");

@@ -2,6 +2,7 @@
 //! `/status/incidents` (history by month) and one page per incident and maintenance window.
 //! Server-rendered, no scripts: a bar reveals its day on keyboard focus or hover with CSS.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use askama::Template;
@@ -16,14 +17,19 @@ use candor_store::StoreError;
 use candor_store::status::{IncidentFilter, StatusStore};
 use time::{Date, Duration, Month, OffsetDateTime, UtcOffset};
 
-use super::current::{self, DayBar};
-use super::{CACHE_CONTROL, Current, PageQuery, cached, layout, load_current};
+use super::current::{self, DayBar, DayLevel};
+use super::{CACHE_CONTROL, Current, PageQuery, Section, cached, layout, load_current};
 use crate::App;
 use crate::cache::CachedResponse;
 use crate::render::{Chrome, markdown_to_safe_html};
 
 /// Days of bars per component.
 pub const BAR_DAYS: u16 = 90;
+/// `/status` shows every component's bars up to this many components; above it, one bar row
+/// per group with its components' current status, each group's bars on `/status/groups/{id}`.
+pub const FULL_LAYOUT_MAX: usize = 50;
+/// The pseudo-group id of the components outside any group.
+pub const UNGROUPED: &str = "ungrouped";
 /// Months per history page.
 const MONTHS_PER_PAGE: u32 = 3;
 
@@ -245,17 +251,213 @@ struct StatusPage<'a> {
     incidents: Vec<IncidentCard>,
     maintenances: Vec<MaintenanceCard>,
     sections: Vec<SectionView>,
+    /// Compact rows (more than [`FULL_LAYOUT_MAX`] components); `sections` is then empty.
+    groups: Vec<GroupRowView>,
+    /// Short bar markup (no `title`, one-letter level classes).
+    short: bool,
 }
 
-/// Everything `/status` shows, read from the store: the current status plus each component's
-/// intervals over the bar window (one query per component), the window's published incidents
-/// and its maintenance windows.
-pub async fn status_sections<S: StatusStore>(
+/// A component as listed in a compact group row: its current status only.
+#[derive(Debug, Clone)]
+pub struct MemberView {
+    /// Name.
+    pub name: String,
+    /// Status CSS class.
+    pub status_class: &'static str,
+    /// Status label.
+    pub status_label: &'static str,
+}
+
+/// One group of the compact `/status`: a single row of bars for the group and its components'
+/// current status.
+#[derive(Debug, Clone)]
+pub struct GroupRowView {
+    /// `/status/groups/{id}`.
+    pub href: String,
+    /// Name.
+    pub name: String,
+    /// Worst status of its components: CSS class.
+    pub status_class: &'static str,
+    /// Worst status of its components: label.
+    pub status_label: &'static str,
+    /// The group's 90 bars, oldest first (short classes).
+    pub bars: Vec<BarView>,
+    /// `99.98%` or `no data`.
+    pub uptime_90: String,
+    /// Its components.
+    pub members: Vec<MemberView>,
+}
+
+/// The one-letter class of a bar in the short markup.
+fn short_class(level: DayLevel) -> &'static str {
+    match level {
+        DayLevel::NoData => "n",
+        DayLevel::Up => "u",
+        DayLevel::Degraded => "d",
+        DayLevel::Minor => "m",
+        DayLevel::Major => "x",
+    }
+}
+
+/// One day of a group: its components' day bars summed, with how many had data.
+#[derive(Debug, Clone, Default)]
+struct GroupDay {
+    with_data: i64,
+    with_downtime: i64,
+    covered_seconds: i64,
+    weighted_permille_seconds: i64,
+    troubled: bool,
+    incidents: Vec<(String, String)>,
+}
+
+impl GroupDay {
+    fn add(&mut self, bar: &DayBar) {
+        if bar.covered_seconds > 0 {
+            self.with_data += 1;
+            self.covered_seconds += bar.covered_seconds;
+            self.weighted_permille_seconds += bar.weighted_permille_seconds;
+            if bar.weighted_permille_seconds > 0 {
+                self.with_downtime += 1;
+            }
+            self.troubled |=
+                bar.degraded_seconds > 0 || bar.partial_seconds > 0 || bar.major_seconds > 0;
+        }
+        for incident in &bar.incidents {
+            if !self.incidents.iter().any(|(id, _)| *id == incident.0) {
+                self.incidents.push(incident.clone());
+            }
+        }
+    }
+
+    /// The average weighted downtime of the components with data, per-mille seconds.
+    fn average(&self) -> i64 {
+        if self.with_data == 0 {
+            0
+        } else {
+            self.weighted_permille_seconds / self.with_data
+        }
+    }
+
+    /// Coloured like a component's day, from the average.
+    fn level(&self) -> DayLevel {
+        let average = self.average();
+        if self.with_data == 0 {
+            DayLevel::NoData
+        } else if average >= 3_600_000 {
+            DayLevel::Major
+        } else if self.weighted_permille_seconds > 0 {
+            DayLevel::Minor
+        } else if self.troubled {
+            DayLevel::Degraded
+        } else {
+            DayLevel::Up
+        }
+    }
+
+    fn describe(&self, date: Date, components: usize) -> String {
+        let date = current::human_date(date);
+        let mut text = if self.with_data == 0 {
+            format!("{date}: no data")
+        } else if self.weighted_permille_seconds == 0 {
+            format!("{date}: no downtime")
+        } else {
+            let minutes = (self.average() + 30_000) / 60_000;
+            let average = if minutes == 0 {
+                "under a minute".to_owned()
+            } else {
+                format!("{minutes} min")
+            };
+            format!(
+                "{date}: downtime on {} of {components} components, average {average}",
+                self.with_downtime
+            )
+        };
+        if self.with_data > 0 && (self.with_data as usize) < components {
+            text.push_str(&format!("; data for {} of {components}", self.with_data));
+        }
+        if !self.incidents.is_empty() {
+            let names: Vec<&str> = self.incidents.iter().map(|(_, n)| n.as_str()).collect();
+            text.push_str(&format!(". Incidents: {}", names.join("; ")));
+        }
+        text
+    }
+}
+
+/// Per-component lookups built once per render, so the render stays linear in components.
+struct Lookups<'a> {
+    days: Vec<Date>,
+    from: OffsetDateTime,
+    window_start: OffsetDateTime,
+    incidents: HashMap<&'a str, Vec<&'a Incident>>,
+    maintenances: HashMap<&'a str, Vec<&'a Maintenance>>,
+    statuses: HashMap<&'a str, ComponentStatus>,
+}
+
+impl<'a> Lookups<'a> {
+    fn new(
+        current: &'a Current,
+        incidents: &'a [Incident],
+        maintenances: &'a [Maintenance],
+    ) -> Self {
+        let now = current.now;
+        let days = current::window(now, BAR_DAYS);
+        let window_start = days.first().map_or(now, |d| current::day_start(*d));
+        let mut by_incident: HashMap<&str, Vec<&Incident>> = HashMap::new();
+        for i in incidents {
+            for a in &i.components {
+                let list = by_incident.entry(a.component_id.as_str()).or_default();
+                // An incident naming a component twice counts once.
+                if !list.last().is_some_and(|l| std::ptr::eq(*l, i)) {
+                    list.push(i);
+                }
+            }
+        }
+        let mut by_maintenance: HashMap<&str, Vec<&Maintenance>> = HashMap::new();
+        for m in maintenances {
+            for c in &m.components {
+                let list = by_maintenance.entry(c.as_str()).or_default();
+                if !list.last().is_some_and(|l| std::ptr::eq(*l, m)) {
+                    list.push(m);
+                }
+            }
+        }
+        let mut statuses = HashMap::with_capacity(current.statuses.len());
+        for s in &current.statuses {
+            // The first wins, as `Current::status_of` finds it.
+            statuses.entry(s.component_id.as_str()).or_insert(s.status);
+        }
+        Lookups {
+            days,
+            from: window_start.min(current::quarter_start(now)),
+            window_start,
+            incidents: by_incident,
+            maintenances: by_maintenance,
+            statuses,
+        }
+    }
+
+    fn status(&self, id: &str) -> ComponentStatus {
+        self.statuses
+            .get(id)
+            .copied()
+            .unwrap_or(ComponentStatus::Operational)
+    }
+
+    fn incidents_of(&self, id: &str) -> &[&'a Incident] {
+        self.incidents.get(id).map_or(&[], Vec::as_slice)
+    }
+
+    fn maintenances_of(&self, id: &str) -> &[&'a Maintenance] {
+        self.maintenances.get(id).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The published incidents of the bar window and the maintenance windows since the quarter's
+/// start (two queries).
+async fn window_events<S: StatusStore>(
     store: &S,
-    settings: &StatusSettings,
-    current: &Current,
-) -> Result<Vec<SectionView>, StoreError> {
-    let now = current.now;
+    now: OffsetDateTime,
+) -> Result<(Vec<Incident>, Vec<Maintenance>), StoreError> {
     let days = current::window(now, BAR_DAYS);
     let window_start = days.first().map_or(now, |d| current::day_start(*d));
     let from = window_start.min(current::quarter_start(now));
@@ -268,28 +470,37 @@ pub async fn status_sections<S: StatusStore>(
         .await?;
     let incidents: Vec<Incident> = incidents.into_iter().filter(|i| !i.draft).collect();
     let maintenances = store.maintenances(from, now).await?;
-    let mut sections = Vec::new();
-    for section in layout(settings) {
+    Ok((incidents, maintenances))
+}
+
+/// The full rows (bars per component) of `sections`: one interval query per component.
+async fn full_sections<S: StatusStore>(
+    store: &S,
+    settings: &StatusSettings,
+    current: &Current,
+    sections: Vec<Section<'_>>,
+    short: bool,
+) -> Result<Vec<SectionView>, StoreError> {
+    let now = current.now;
+    let (incidents, maintenances) = window_events(store, now).await?;
+    let look = Lookups::new(current, &incidents, &maintenances);
+    let mut views = Vec::with_capacity(sections.len());
+    for section in sections {
         let mut components = Vec::with_capacity(section.components.len());
         let mut worst = ComponentStatus::Operational;
         for c in &section.components {
             let intervals = store
-                .intervals(&Subject::Component(c.id.clone()), from, now)
+                .intervals(&Subject::Component(c.id.clone()), look.from, now)
                 .await?;
             let policy = settings.policy_for(&c.id).policy;
-            let mine: Vec<&Incident> = incidents
-                .iter()
-                .filter(|i| i.components.iter().any(|a| a.component_id == c.id))
-                .collect();
-            let bars: Vec<DayBar> =
-                current::daily_bars(&intervals, &mine, &days, &policy.weights, now);
-            let windows: Vec<&Maintenance> = maintenances
-                .iter()
-                .filter(|m| m.components.contains(&c.id))
-                .collect();
-            let status = current
-                .status_of(&c.id)
-                .map_or(ComponentStatus::Operational, |s| s.status);
+            let bars: Vec<DayBar> = current::daily_bars(
+                &intervals,
+                look.incidents_of(&c.id),
+                &look.days,
+                &policy.weights,
+                now,
+            );
+            let status = look.status(&c.id);
             worst = worst.worst(status);
             components.push(ComponentView {
                 id: c.id.clone(),
@@ -299,25 +510,145 @@ pub async fn status_sections<S: StatusStore>(
                 status_label: status.label(),
                 uptime_90: current::uptime_percent(&bars)
                     .map_or_else(|| "no data".to_owned(), current::format_percent),
-                quarter: current::quarter_to_date_uptime(&intervals, &windows, &policy, now)
-                    .map_or_else(|| "insufficient data".to_owned(), current::format_percent),
+                quarter: current::quarter_to_date_uptime(
+                    &intervals,
+                    look.maintenances_of(&c.id),
+                    &policy,
+                    now,
+                )
+                .map_or_else(|| "insufficient data".to_owned(), current::format_percent),
                 bars: bars
                     .iter()
                     .map(|b| BarView {
-                        class: b.level().class(),
+                        class: if short {
+                            short_class(b.level())
+                        } else {
+                            b.level().class()
+                        },
                         text: b.describe(),
                     })
                     .collect(),
             });
         }
-        sections.push(SectionView {
+        views.push(SectionView {
             name: section.group.map(|g| g.name.clone()),
             status_class: status_class(worst),
             status_label: worst.label(),
             components,
         });
     }
-    Ok(sections)
+    Ok(views)
+}
+
+/// The compact rows of `/status`: per group, one row of bars where a day is the average of its
+/// components' weighted downtime, plus each component's current status. One interval query per
+/// component, one pass.
+async fn compact_rows<S: StatusStore>(
+    store: &S,
+    settings: &StatusSettings,
+    current: &Current,
+) -> Result<Vec<GroupRowView>, StoreError> {
+    let now = current.now;
+    let (incidents, maintenances) = window_events(store, now).await?;
+    let look = Lookups::new(current, &incidents, &maintenances);
+    let sections = layout(settings);
+    let mut rows = Vec::with_capacity(sections.len());
+    for section in sections {
+        let mut days = vec![GroupDay::default(); look.days.len()];
+        let mut members = Vec::with_capacity(section.components.len());
+        let mut worst = ComponentStatus::Operational;
+        for c in &section.components {
+            // Only the bar window: the quarter is not shown here.
+            let intervals = store
+                .intervals(&Subject::Component(c.id.clone()), look.window_start, now)
+                .await?;
+            let policy = settings.policy_for(&c.id).policy;
+            let bars = current::daily_bars(
+                &intervals,
+                look.incidents_of(&c.id),
+                &look.days,
+                &policy.weights,
+                now,
+            );
+            for (day, bar) in days.iter_mut().zip(&bars) {
+                day.add(bar);
+            }
+            let status = look.status(&c.id);
+            worst = worst.worst(status);
+            members.push(MemberView {
+                name: c.name.clone(),
+                status_class: status_class(status),
+                status_label: status.label(),
+            });
+        }
+        let count = section.components.len();
+        let covered: i64 = days.iter().map(|d| d.covered_seconds).sum();
+        let weighted: i64 = days.iter().map(|d| d.weighted_permille_seconds).sum();
+        let uptime_90 = if covered > 0 {
+            current::format_percent(100.0 * (1.0 - weighted as f64 / (covered as f64 * 1000.0)))
+        } else {
+            "no data".to_owned()
+        };
+        let (id, name) = match section.group {
+            Some(g) => (g.id.as_str(), g.name.clone()),
+            None => (UNGROUPED, "Other components".to_owned()),
+        };
+        rows.push(GroupRowView {
+            href: format!("/status/groups/{id}"),
+            name,
+            status_class: status_class(worst),
+            status_label: worst.label(),
+            bars: days
+                .iter()
+                .zip(&look.days)
+                .map(|(d, date)| BarView {
+                    class: short_class(d.level()),
+                    text: d.describe(*date, count),
+                })
+                .collect(),
+            uptime_90,
+            members,
+        });
+    }
+    Ok(rows)
+}
+
+/// Everything `/status` shows in its full layout, read from the store: the current status plus
+/// each component's intervals over the bar window (one query per component), the window's
+/// published incidents and its maintenance windows.
+pub async fn status_sections<S: StatusStore>(
+    store: &S,
+    settings: &StatusSettings,
+    current: &Current,
+) -> Result<Vec<SectionView>, StoreError> {
+    full_sections(store, settings, current, layout(settings), false).await
+}
+
+/// The sections of one group page: the group's, or every ungrouped component for
+/// [`UNGROUPED`] (a real group with that id wins). None for an unknown group.
+fn group_sections<'a>(settings: &'a StatusSettings, id: &str) -> Option<Vec<Section<'a>>> {
+    let all = layout(settings);
+    if let Some(one) = all
+        .iter()
+        .find(|s| s.group.is_some_and(|g| g.id == id))
+        .cloned()
+    {
+        return Some(vec![one]);
+    }
+    if id != UNGROUPED {
+        return None;
+    }
+    let components: Vec<_> = all
+        .into_iter()
+        .filter(|s| s.group.is_none())
+        .flat_map(|s| s.components)
+        .collect();
+    (!components.is_empty()).then(|| {
+        vec![Section {
+            group: None,
+            components,
+        }]
+    })
 }
 
 fn html_response(status: StatusCode, html: String) -> CachedResponse {
@@ -341,7 +672,18 @@ pub async fn status_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Res
         let s = &published.site.settings;
         let now = builder.clock.now();
         let current = load_current(builder.store(), &s.status, now).await?;
-        let sections = status_sections(builder.store(), &s.status, &current).await?;
+        let compact = s.status.components.len() > FULL_LAYOUT_MAX;
+        let (sections, groups) = if compact {
+            (
+                Vec::new(),
+                compact_rows(builder.store(), &s.status, &current).await?,
+            )
+        } else {
+            (
+                status_sections(builder.store(), &s.status, &current).await?,
+                Vec::new(),
+            )
+        };
         let html = StatusPage {
             chrome: &published.chrome,
             current: "/status".into(),
@@ -363,6 +705,71 @@ pub async fn status_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Res
                 .map(|m| maintenance_card(&s.status, m, now))
                 .collect(),
             sections,
+            groups,
+            short: false,
+        }
+        .render()
+        .map_err(render_failed)?;
+        Ok(html_response(StatusCode::OK, html))
+    })
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "status_group.html")]
+struct GroupPage<'a> {
+    chrome: &'a Chrome,
+    current: String,
+    current_pillar: String,
+    canonical: String,
+    description: String,
+    feed_href: String,
+    title: String,
+    updated: When,
+    sections: Vec<SectionView>,
+    short: bool,
+}
+
+/// `GET /status/groups/{id}`: the full rows (bars per component) of one group, or of the
+/// ungrouped components for `ungrouped`; not found for an unknown group.
+pub async fn group_page(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let title = {
+        let published = app.published();
+        let settings = &published.site.settings.status;
+        match group_sections(settings, &id) {
+            Some(sections) => sections
+                .first()
+                .and_then(|s| s.group)
+                .map_or_else(|| "Other components".to_owned(), |g| g.name.clone()),
+            None => return not_found(&app, &headers),
+        }
+    };
+    let key = format!("/status/groups/{id}");
+    let builder = app.clone();
+    cached(&app, &key, &headers, move || async move {
+        let published = builder.published();
+        let s = &published.site.settings;
+        let now = builder.clock.now();
+        let current = load_current(builder.store(), &s.status, now).await?;
+        // Published settings may have changed since the check above.
+        let sections = group_sections(&s.status, &id).unwrap_or_default();
+        let sections = full_sections(builder.store(), &s.status, &current, sections, true).await?;
+        let path = format!("/status/groups/{id}");
+        let html = GroupPage {
+            chrome: &published.chrome,
+            current: "/status".into(),
+            current_pillar: String::new(),
+            canonical: s.public_url.join(&path),
+            description: format!("Status and uptime of {title} at {}", s.vendor),
+            feed_href: "/status/history.atom".into(),
+            title,
+            updated: when(now),
+            sections,
+            short: true,
         }
         .render()
         .map_err(render_failed)?;

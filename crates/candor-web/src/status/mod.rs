@@ -127,6 +127,7 @@ impl StatusCache {
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/status", get(html::status_page))
+        .route("/status/groups/{id}", get(html::group_page))
         .route("/status/incidents", get(html::history_page))
         .route("/status/incidents/{id}", get(html::incident_page))
         .route("/status/maintenance/{id}", get(html::maintenance_page))

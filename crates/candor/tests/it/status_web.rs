@@ -683,3 +683,56 @@ async fn the_cli_opens_updates_resolves_and_lists_incidents() {
         out.stderr
     );
 }
+
+/// Above 50 components `/status` shows one bar row per group and links to the group pages,
+/// which carry each component's bars.
+#[tokio::test]
+async fn a_large_page_is_compact_with_one_bar_row_per_group_and_group_pages() {
+    let dir = tiny_site();
+    let path = dir.path().join("candor.toml");
+    let mut toml = std::fs::read_to_string(&path).unwrap();
+    for g in 1..=2 {
+        toml.push_str(&format!(
+            "\n[[component_groups]]\nid = \"g{g}\"\nname = \"Group {g}\"\n"
+        ));
+    }
+    for k in 0..60 {
+        toml.push_str(&format!(
+            "\n[[components]]\nid = \"c{k}\"\nname = \"Component {k}\"\ngroup = \"g{}\"\n",
+            k % 2 + 1
+        ));
+    }
+    std::fs::write(&path, toml).unwrap();
+    let (server, _token) = start(dir.path(), &[]).await;
+
+    let (status, _, html) = get(&server, "/status").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        html.matches("<li class=\"bar ").count(),
+        0,
+        "no per-component bars"
+    );
+    assert_eq!(html.matches("<ol class=\"bars days\"").count(), 2, "{html}");
+    assert_eq!(html.matches("tabindex=\"0\"").count(), 2 * 90);
+    assert!(html.contains("href=\"/status/groups/g1\""), "{html}");
+    assert!(html.contains("href=\"/status/groups/g2\""), "{html}");
+    assert!(html.contains("Component 59"), "every component is listed");
+    assert!(!html.contains("No components are declared yet"));
+    // 60 components: a few tens of KB, not 60 × 90 bars.
+    assert!(html.len() < 60_000, "/status is {} bytes", html.len());
+
+    let (status, _, group) = get(&server, "/status/groups/g1").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        group.matches("<ol class=\"bars days\"").count(),
+        30,
+        "{group}"
+    );
+    assert_eq!(group.matches("tabindex=\"0\"").count(), 30 * 90);
+    assert!(group.contains("Component 0") && !group.contains("Component 1<"));
+
+    let (status, _, _) = get(&server, "/status/groups/nope").await;
+    assert_eq!(status, 404);
+    let (status, _, _) = get(&server, "/status/groups/ungrouped").await;
+    assert_eq!(status, 404, "no ungrouped components here");
+}

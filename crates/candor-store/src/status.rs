@@ -212,6 +212,15 @@ pub trait StatusStore: Send + Sync {
         to: OffsetDateTime,
     ) -> impl Future<Output = Result<Vec<StatusInterval>, StoreError>> + Send;
 
+    /// Intervals of every subject of one kind (`component` or `monitor`) overlapping
+    /// `[from, to)`, by subject id then start: one query for a whole status page.
+    fn intervals_of_kind(
+        &self,
+        kind: &str,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<StatusInterval>, StoreError>> + Send;
+
     /// Creates an incident with its first update, journalled. With an idempotency key, a retry
     /// returns the first call's incident (and `false`) instead of a second incident.
     fn create_incident(
@@ -1171,6 +1180,25 @@ macro_rules! impl_status {
                 rows.into_iter().map(interval_from).collect()
             }
 
+            async fn intervals_of_kind(
+                &self,
+                kind: &str,
+                from: OffsetDateTime,
+                to: OffsetDateTime,
+            ) -> Result<Vec<StatusInterval>, StoreError> {
+                let rows: Vec<IntervalRow> = sqlx::query_as(
+                    "SELECT subject_kind, subject_id, status, start_ms, end_ms, last_seen_ms FROM status_intervals
+                     WHERE subject_kind = $1 AND start_ms < $2 AND (end_ms IS NULL OR end_ms > $3)
+                     ORDER BY subject_id, start_ms",
+                )
+                .bind(kind)
+                .bind(to_ms(to))
+                .bind(to_ms(from))
+                .fetch_all(&self.$read)
+                .await?;
+                rows.into_iter().map(interval_from).collect()
+            }
+
             async fn create_incident(
                 &self,
                 new: &NewIncident,
@@ -1823,6 +1851,14 @@ impl StatusStore for Store {
         to: OffsetDateTime,
     ) -> Result<Vec<StatusInterval>, StoreError> {
         delegate!(self, intervals(subject, from, to))
+    }
+    async fn intervals_of_kind(
+        &self,
+        kind: &str,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<StatusInterval>, StoreError> {
+        delegate!(self, intervals_of_kind(kind, from, to))
     }
     async fn create_incident(
         &self,

@@ -11,7 +11,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use candor_core::status::{
     ComponentStatus, Incident, Maintenance, MaintenanceStatus, PageIndicator, StatusSettings,
-    Subject,
 };
 use candor_store::StoreError;
 use candor_store::status::{IncidentFilter, StatusStore};
@@ -484,14 +483,13 @@ async fn full_sections<S: StatusStore>(
     let now = current.now;
     let (incidents, maintenances) = window_events(store, now).await?;
     let look = Lookups::new(current, &incidents, &maintenances);
+    let mut by_component = intervals_by_component(store, look.from, now).await?;
     let mut views = Vec::with_capacity(sections.len());
     for section in sections {
         let mut components = Vec::with_capacity(section.components.len());
         let mut worst = ComponentStatus::Operational;
         for c in &section.components {
-            let intervals = store
-                .intervals(&Subject::Component(c.id.clone()), look.from, now)
-                .await?;
+            let intervals = by_component.remove(&c.id).unwrap_or_default();
             let policy = settings.policy_for(&c.id).policy;
             let bars: Vec<DayBar> = current::daily_bars(
                 &intervals,
@@ -552,16 +550,15 @@ async fn compact_rows<S: StatusStore>(
     let (incidents, maintenances) = window_events(store, now).await?;
     let look = Lookups::new(current, &incidents, &maintenances);
     let sections = layout(settings);
+    // Only the bar window: the quarter is not shown here.
+    let mut by_component = intervals_by_component(store, look.window_start, now).await?;
     let mut rows = Vec::with_capacity(sections.len());
     for section in sections {
         let mut days = vec![GroupDay::default(); look.days.len()];
         let mut members = Vec::with_capacity(section.components.len());
         let mut worst = ComponentStatus::Operational;
         for c in &section.components {
-            // Only the bar window: the quarter is not shown here.
-            let intervals = store
-                .intervals(&Subject::Component(c.id.clone()), look.window_start, now)
-                .await?;
+            let intervals = by_component.remove(&c.id).unwrap_or_default();
             let policy = settings.policy_for(&c.id).policy;
             let bars = current::daily_bars(
                 &intervals,
@@ -1119,4 +1116,21 @@ pub async fn maintenance_page(
         Ok(html_response(StatusCode::OK, html))
     })
     .await
+}
+
+/// Every component's intervals overlapping `[from, to)`, read in one query.
+async fn intervals_by_component<S: StatusStore>(
+    store: &S,
+    from: time::OffsetDateTime,
+    to: time::OffsetDateTime,
+) -> Result<std::collections::HashMap<String, Vec<candor_core::status::StatusInterval>>, StoreError>
+{
+    let mut map: std::collections::HashMap<String, Vec<candor_core::status::StatusInterval>> =
+        std::collections::HashMap::new();
+    for interval in store.intervals_of_kind("component", from, to).await? {
+        map.entry(interval.subject.id().to_owned())
+            .or_default()
+            .push(interval);
+    }
+    Ok(map)
 }

@@ -29,6 +29,13 @@ impl Backend {
         };
         Store::open(&db).await.unwrap()
     }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
 }
 
 async fn backends() -> Vec<Backend> {
@@ -966,5 +973,53 @@ async fn store_status_concurrent_writers_never_both_pass_a_check() {
         let closed: Vec<_> = [ca.unwrap(), cb.unwrap()].into_iter().flatten().collect();
         assert_eq!(closed.len(), 1, "one interval closed, once");
         assert_eq!(a.open_intervals().await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn store_status_intervals_of_a_kind_come_back_in_one_read() {
+    for backend in backends().await {
+        let store = backend.open().await;
+        let web = Subject::Component("web".into());
+        let api = Subject::Component("api".into());
+        let monitor = Subject::Monitor("api-https".into());
+        for s in [&web, &api, &monitor] {
+            store
+                .change_status(s, ComponentStatus::Operational, T0)
+                .await
+                .unwrap();
+        }
+        store
+            .change_status(&api, ComponentStatus::MajorOutage, T0 + Duration::hours(1))
+            .await
+            .unwrap();
+        let all = store
+            .intervals_of_kind("component", T0, T0 + Duration::hours(2))
+            .await
+            .unwrap();
+        let got: Vec<(String, ComponentStatus)> = all
+            .iter()
+            .map(|i| (i.subject.id().to_owned(), i.status))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("api".to_owned(), ComponentStatus::Operational),
+                ("api".to_owned(), ComponentStatus::MajorOutage),
+                ("web".to_owned(), ComponentStatus::Operational),
+            ],
+            "{}",
+            backend.name()
+        );
+        // A window after the outage began sees only what overlaps it.
+        let later = store
+            .intervals_of_kind(
+                "component",
+                T0 + Duration::minutes(90),
+                T0 + Duration::hours(2),
+            )
+            .await
+            .unwrap();
+        assert_eq!(later.len(), 2, "{}", backend.name());
     }
 }

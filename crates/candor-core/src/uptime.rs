@@ -221,7 +221,25 @@ pub fn percent_from_ppb(ppb: u64) -> String {
     format!("{}.{:03}", thousandths / 1000, thousandths % 1000)
 }
 
+/// Weighted downtime (per-mille seconds) as minutes with one decimal, truncated toward zero:
+/// `43.2`, `-1.5` for an exceeded budget.
+pub fn minutes_display(permille_seconds: i64) -> String {
+    let tenths = permille_seconds / 6_000;
+    let sign = if tenths < 0 { "-" } else { "" };
+    format!("{sign}{}.{}", tenths.abs() / 10, tenths.abs() % 10)
+}
+
 impl ComponentReport {
+    /// The share of the counted time that had data, as `99.950` (truncated).
+    pub fn coverage_percent(&self) -> String {
+        let r = &self.report;
+        if r.counted_seconds <= 0 {
+            return "0.000".to_owned();
+        }
+        let ppb = i128::from(r.covered_seconds) * 1_000_000_000 / i128::from(r.counted_seconds);
+        percent_from_ppb(u64::try_from(ppb).unwrap_or(0))
+    }
+
     /// The report as JSON: integers only (exact), plus a display string for the uptime. This is
     /// what the API returns and what a closed period's `sla.report` entry commits to.
     pub fn to_json(&self) -> Value {

@@ -10,7 +10,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use candor_core::uptime::{ComponentReport, percent_from_ppb};
+use candor_core::uptime::{ComponentReport, minutes_display, percent_from_ppb};
 use candor_store::status::StatusStore;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -49,32 +49,18 @@ struct SlaPage<'a> {
     log_url: String,
 }
 
-fn minutes(permille_seconds: i64) -> String {
-    let tenths = permille_seconds / 6_000;
-    let sign = if tenths < 0 { "−" } else { "" };
-    format!("{sign}{}.{}", tenths.abs() / 10, tenths.abs() % 10)
-}
-
 fn row(name: &str, r: &ComponentReport) -> Row {
-    let coverage = if r.report.counted_seconds > 0 {
-        percent_from_ppb(
-            (i128::from(r.report.covered_seconds) * 1_000_000_000
-                / i128::from(r.report.counted_seconds)) as u64,
-        )
-    } else {
-        "0.000".into()
-    };
     Row {
         name: name.to_owned(),
         uptime: r.uptime_display(),
-        downtime_minutes: minutes(r.report.weighted_downtime_permille_seconds),
-        budget_left_minutes: minutes(r.report.error_budget_left_permille_seconds),
+        downtime_minutes: minutes_display(r.report.weighted_downtime_permille_seconds),
+        budget_left_minutes: minutes_display(r.report.error_budget_left_permille_seconds),
         credit: if r.report.insufficient_data {
             "—".into()
         } else {
             format!("{} %", r.report.credit_percent)
         },
-        coverage: format!("{coverage} %"),
+        coverage: format!("{} %", r.coverage_percent()),
         verdict: if r.report.insufficient_data {
             "insufficient data"
         } else if r.report.target_met {

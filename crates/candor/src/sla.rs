@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use candor_core::uptime::{ComponentReport, percent_from_ppb};
+use candor_core::uptime::{ComponentReport, minutes_display, percent_from_ppb};
 use candor_store::Store;
 use time::OffsetDateTime;
 
@@ -96,22 +96,6 @@ fn json(reports: &[ComponentReport]) -> String {
     )
 }
 
-fn minutes(permille_seconds: i64) -> String {
-    // Tenths of a minute, truncated toward zero.
-    let tenths = permille_seconds / 6_000;
-    let sign = if tenths < 0 { "-" } else { "" };
-    format!("{sign}{}.{}", tenths.abs() / 10, tenths.abs() % 10)
-}
-
-fn coverage(r: &ComponentReport) -> String {
-    if r.report.counted_seconds <= 0 {
-        return "0.0".into();
-    }
-    let ppb = (i128::from(r.report.covered_seconds) * 1_000_000_000
-        / i128::from(r.report.counted_seconds)) as u64;
-    percent_from_ppb(ppb)
-}
-
 fn csv(reports: &[ComponentReport]) -> String {
     let mut out = String::from(
         "component,period,time_zone,complete,uptime_percent,downtime_minutes,error_budget_left_minutes,credit_percent,coverage_percent,insufficient_data,target_met,incidents,maintenances\n",
@@ -127,10 +111,10 @@ fn csv(reports: &[ComponentReport]) -> String {
                 .uptime_ppb
                 .map(percent_from_ppb)
                 .unwrap_or_default(),
-            minutes(r.report.weighted_downtime_permille_seconds),
-            minutes(r.report.error_budget_left_permille_seconds),
+            minutes_display(r.report.weighted_downtime_permille_seconds),
+            minutes_display(r.report.error_budget_left_permille_seconds),
             r.report.credit_percent,
-            coverage(r),
+            r.coverage_percent(),
             r.report.insufficient_data,
             r.report.target_met,
             r.incidents
@@ -169,10 +153,10 @@ fn table(reports: &[ComponentReport]) -> String {
             r.component_id.clone(),
             period,
             r.uptime_display(),
-            minutes(r.report.weighted_downtime_permille_seconds),
-            minutes(r.report.error_budget_left_permille_seconds),
+            minutes_display(r.report.weighted_downtime_permille_seconds),
+            minutes_display(r.report.error_budget_left_permille_seconds),
             format!("{} %", r.report.credit_percent),
-            format!("{} %", coverage(r)),
+            format!("{} %", r.coverage_percent()),
             r.incidents.len().to_string(),
         ]);
     }

@@ -292,6 +292,8 @@ struct Engine<S> {
     month: (i32, u8),
     /// When each subject's open interval began (as far as this process knows).
     last_change: HashMap<Subject, OffsetDateTime>,
+    /// The components each monitor feeds.
+    components_of: HashMap<String, Vec<String>>,
 }
 
 impl<S> Engine<S>
@@ -315,6 +317,15 @@ where
                 )
             })
             .collect();
+        let mut components_of: HashMap<String, Vec<String>> = HashMap::new();
+        for c in &settings.components {
+            for m in &c.monitors {
+                components_of
+                    .entry(m.clone())
+                    .or_default()
+                    .push(c.id.clone());
+            }
+        }
         let now = clock.now();
         Engine {
             store,
@@ -333,6 +344,7 @@ where
             maintenance: Vec::new(),
             month: (now.year(), u8::from(now.month())),
             last_change: HashMap::new(),
+            components_of,
         }
     }
 
@@ -528,23 +540,16 @@ where
                 self.buffer.append(&mut rest);
                 return;
             }
-            let mut seen: Vec<Subject> = Vec::new();
+            let mut seen: std::collections::BTreeSet<Subject> = std::collections::BTreeSet::new();
             for s in &batch {
                 let window = s.at.unix_timestamp().div_euclid(DIGEST_WINDOW_SECONDS);
                 self.undigested.entry(window).or_default().push(s.clone());
-                let subject = Subject::Monitor(s.monitor_id.clone());
-                if !seen.contains(&subject) {
-                    seen.push(subject);
-                }
-                for c in &self.settings.components {
-                    if c.monitors.contains(&s.monitor_id) {
-                        let subject = Subject::Component(c.id.clone());
-                        if !seen.contains(&subject) {
-                            seen.push(subject);
-                        }
-                    }
+                seen.insert(Subject::Monitor(s.monitor_id.clone()));
+                if let Some(components) = self.components_of.get(&s.monitor_id) {
+                    seen.extend(components.iter().cloned().map(Subject::Component));
                 }
             }
+            let seen: Vec<Subject> = seen.into_iter().collect();
             // Transitions are applied after their samples are stored, in order.
             for (subject, status, at) in std::mem::take(&mut self.changes) {
                 // A retroactive start never reaches back before the subject's open interval

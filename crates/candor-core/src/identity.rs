@@ -64,16 +64,19 @@ pub enum Scope {
     HeartbeatsWrite,
     /// Record access to customer data.
     AccessEventsWrite,
+    /// Create, replace and delete monitors through the API.
+    MonitorsWrite,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::Read,
         Scope::ContentReload,
         Scope::IncidentsWrite,
         Scope::HeartbeatsWrite,
         Scope::AccessEventsWrite,
+        Scope::MonitorsWrite,
     ];
 
     /// The scope's name in tokens and the OpenAPI document.
@@ -84,6 +87,7 @@ impl Scope {
             Scope::IncidentsWrite => "incidents:write",
             Scope::HeartbeatsWrite => "heartbeats:write",
             Scope::AccessEventsWrite => "access-events:write",
+            Scope::MonitorsWrite => "monitors:write",
         }
     }
 

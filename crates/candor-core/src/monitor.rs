@@ -532,6 +532,81 @@ pub fn validate_monitors(
     }
 }
 
+/// A problem with a monitor sent through the API: the field (`conditions[1]`, `interval`, or
+/// `body` for the object as a whole) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field.
+    pub field: String,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+/// A monitor defined through the API: a JSON object with the keys of a `[[monitors]]` table
+/// (the id comes from the URL). It is checked by exactly the rules of `candor.toml`, so a
+/// definition moves between the two unchanged. `token_file` is refused: a file path is not
+/// something an API caller chooses.
+pub fn monitor_from_json(
+    id: &str,
+    body: &serde_json::Map<String, serde_json::Value>,
+) -> Result<MonitorSpec, Vec<FieldProblem>> {
+    let problem = |field: &str, message: String| FieldProblem {
+        field: field.to_owned(),
+        message,
+    };
+    let mut table = serde_json::Map::new();
+    table.insert("id".to_owned(), serde_json::Value::String(id.to_owned()));
+    for (key, value) in body {
+        match (key.as_str(), value) {
+            ("id", serde_json::Value::String(given)) if given == id => {}
+            ("id", _) => {
+                return Err(vec![problem(
+                    "id",
+                    format!("the id is the one in the URL (\"{id}\"); leave it out or repeat it"),
+                )]);
+            }
+            ("token_file", _) => {
+                return Err(vec![problem(
+                    "token_file",
+                    "a token file can only be named in candor.toml; through the API a push token is generated and returned once".to_owned(),
+                )]);
+            }
+            (_, serde_json::Value::Null) => {}
+            _ => {
+                table.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    let document = serde_json::json!({ "monitors": [table] });
+    let text = toml::to_string(&document)
+        .map_err(|e| vec![problem("body", format!("the monitor cannot be read: {e}"))])?;
+    let file: MonitorsFile = toml::from_str(&text)
+        .map_err(|e| vec![problem("body", e.message().trim().replace('`', "\""))])?;
+    validate_monitors(&file.monitors, &text, Path::new("request body"))
+        .map_err(|d| {
+            d.0.into_iter()
+                .map(|d| FieldProblem {
+                    field: d
+                        .key
+                        .as_deref()
+                        .map(|k| {
+                            k.strip_prefix(&format!("monitors.{id}."))
+                                .or_else(|| k.strip_prefix("monitors[0]."))
+                                .unwrap_or(k)
+                                .to_owned()
+                        })
+                        .unwrap_or_else(|| "body".to_owned()),
+                    message: d.message,
+                })
+                .collect()
+        })
+        .and_then(|mut specs| {
+            specs
+                .pop()
+                .ok_or_else(|| vec![problem("body", "no monitor was read".to_owned())])
+        })
+}
+
 struct Validator<'a> {
     source: &'a str,
     path: &'a Path,
@@ -1325,5 +1400,61 @@ url = "http://x"
         assert_eq!(url_host("http://[::1]:80/").unwrap(), "::1");
         assert!(url_host("ftp://x").is_err());
         assert!(url_host("https:///path").is_err());
+    }
+
+    #[test]
+    fn an_api_monitor_is_checked_like_a_config_one() {
+        let body = |v: serde_json::Value| v.as_object().cloned().unwrap();
+        let spec = monitor_from_json(
+            "api-health",
+            &body(serde_json::json!({
+                "kind": "http",
+                "url": "https://api.example.com/health",
+                "interval": "30s",
+                "headers": { "accept": "application/json" },
+                "conditions": ["[STATUS] == 200", "[RESPONSE_TIME] < 500"],
+                "failure_threshold": 2,
+                "degraded_after": null,
+            })),
+        )
+        .unwrap();
+        assert_eq!(spec.id, "api-health");
+        assert_eq!(spec.interval, Duration::from_secs(30));
+        assert_eq!(spec.conditions.len(), 2);
+        assert_eq!(spec.failure_threshold, 2);
+
+        let problems = monitor_from_json(
+            "api-health",
+            &body(serde_json::json!({
+                "kind": "http",
+                "url": "https://api.example.com/health",
+                "conditions": ["[STATUS] == 200", "[STATUS] =="],
+            })),
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].field, "conditions[1]", "{problems:?}");
+
+        let unknown = monitor_from_json(
+            "x",
+            &body(serde_json::json!({ "kind": "tcp", "target": "db.example.com:5432", "colour": "red" })),
+        )
+        .unwrap_err();
+        assert_eq!(unknown[0].field, "body");
+        assert!(unknown[0].message.contains("colour"), "{unknown:?}");
+
+        let file = monitor_from_json(
+            "beat",
+            &body(serde_json::json!({ "kind": "heartbeat", "period": "1h", "token_file": "/etc/shadow" })),
+        )
+        .unwrap_err();
+        assert_eq!(file[0].field, "token_file");
+
+        let bad_id = monitor_from_json(
+            "Bad Id",
+            &body(serde_json::json!({ "kind": "tcp", "target": "a.example:1" })),
+        )
+        .unwrap_err();
+        assert_eq!(bad_id[0].field, "id", "{bad_id:?}");
     }
 }

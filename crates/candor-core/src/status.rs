@@ -720,6 +720,8 @@ pub struct StatusSettings {
     pub sample_retention_days: u32,
     /// How long per-minute rollups are kept, days (default 90).
     pub minute_rollup_retention_days: u32,
+    /// Whether monitors created through the API may set `allow_private` (default false).
+    pub api_monitors_allow_private: bool,
 }
 
 impl Default for StatusSettings {
@@ -731,6 +733,7 @@ impl Default for StatusSettings {
             sla: Vec::new(),
             sample_retention_days: 30,
             minute_rollup_retention_days: 90,
+            api_monitors_allow_private: false,
         }
     }
 }

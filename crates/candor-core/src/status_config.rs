@@ -21,6 +21,9 @@ pub struct StatusSection {
     pub sample_retention_days: Option<Spanned<i64>>,
     /// Days per-minute rollups are kept (default 90).
     pub minute_rollup_retention_days: Option<Spanned<i64>>,
+    /// Whether monitors created through the API may probe private and loopback addresses
+    /// (`allow_private`); default false, so an API token cannot reach the internal network.
+    pub api_monitors_allow_private: Option<bool>,
 }
 
 /// `[[component_groups]]`
@@ -193,6 +196,7 @@ pub fn resolve(
     let mut settings = StatusSettings::default();
 
     if let Some(status) = sections.status {
+        settings.api_monitors_allow_private = status.api_monitors_allow_private.unwrap_or(false);
         for (field, key, target) in [
             (
                 &status.sample_retention_days,

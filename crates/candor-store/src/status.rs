@@ -232,6 +232,23 @@ pub trait StatusStore: Send + Sync {
         index_after: Option<u64>,
     ) -> impl Future<Output = Result<Vec<(u64, StatusInterval)>, StoreError>> + Send;
 
+    /// Monitors created through the API, by id.
+    fn api_monitors(&self) -> impl Future<Output = Result<Vec<StoredMonitor>, StoreError>> + Send;
+
+    /// Creates or replaces a monitor made through the API; returns true when it is new. A
+    /// replacement keeps the creation time, and the token hash unless a new one is given.
+    fn put_api_monitor(
+        &self,
+        id: &str,
+        definition: &str,
+        token_hash: Option<&str>,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes a monitor made through the API; false when there was none.
+    fn delete_api_monitor(&self, id: &str)
+    -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Creates an incident with its first update, journalled. With an idempotency key, a retry
     /// returns the first call's incident (and `false`) instead of a second incident.
     fn create_incident(
@@ -337,6 +354,37 @@ const STATUS_LOCK_KEY: i64 = 0x0063_616e_646f_7210; // "candor" + 0x10
 
 /// Rows per multi-row statement: at most 8 bound values per row, far below SQLite's 32,766.
 const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// A monitor created through the API.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredMonitor {
+    /// Its id.
+    pub id: String,
+    /// The definition as sent: a JSON object with the keys of a `[[monitors]]` table and the
+    /// components it feeds.
+    pub definition: String,
+    /// SHA-256 (hex) of a heartbeat monitor's push token.
+    pub token_hash: Option<String>,
+    /// Created.
+    pub created_at: OffsetDateTime,
+    /// Last replaced.
+    pub updated_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for StoredMonitor {
+    // The definition may carry request headers with credentials: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredMonitor")
+            .field("id", &self.id)
+            .field(
+                "definition",
+                &format_args!("<{} bytes>", self.definition.len()),
+            )
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish_non_exhaustive()
+    }
+}
 
 fn entry_error(e: EntryError) -> StoreError {
     StoreError::Invalid(e.to_string())
@@ -1238,6 +1286,63 @@ macro_rules! impl_status {
                     .collect()
             }
 
+            async fn api_monitors(&self) -> Result<Vec<StoredMonitor>, StoreError> {
+                let rows: Vec<(String, String, Option<String>, i64, i64)> = sqlx::query_as(
+                    "SELECT id, definition, token_hash, created_at_ms, updated_at_ms FROM api_monitors ORDER BY id",
+                )
+                .fetch_all(&self.$read)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, definition, token_hash, created, updated)| StoredMonitor {
+                        id,
+                        definition,
+                        token_hash,
+                        created_at: from_ms(created),
+                        updated_at: from_ms(updated),
+                    })
+                    .collect())
+            }
+
+            async fn put_api_monitor(
+                &self,
+                id: &str,
+                definition: &str,
+                token_hash: Option<&str>,
+                at: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let existed: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM api_monitors WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                sqlx::query(
+                    "INSERT INTO api_monitors (id, definition, token_hash, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $4)
+                     ON CONFLICT (id) DO UPDATE SET definition = excluded.definition,
+                        token_hash = COALESCE(excluded.token_hash, api_monitors.token_hash),
+                        updated_at_ms = excluded.updated_at_ms",
+                )
+                .bind(id)
+                .bind(definition)
+                .bind(token_hash)
+                .bind(to_ms(at))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(existed.is_none())
+            }
+
+            async fn delete_api_monitor(&self, id: &str) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query("DELETE FROM api_monitors WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() > 0)
+            }
+
             async fn create_incident(
                 &self,
                 new: &NewIncident,
@@ -1909,6 +2014,21 @@ impl StatusStore for Store {
             self,
             closed_intervals_of_kind(kind, ended_after, index_after)
         )
+    }
+    async fn api_monitors(&self) -> Result<Vec<StoredMonitor>, StoreError> {
+        delegate!(self, api_monitors())
+    }
+    async fn put_api_monitor(
+        &self,
+        id: &str,
+        definition: &str,
+        token_hash: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        delegate!(self, put_api_monitor(id, definition, token_hash, at))
+    }
+    async fn delete_api_monitor(&self, id: &str) -> Result<bool, StoreError> {
+        delegate!(self, delete_api_monitor(id))
     }
     async fn create_incident(
         &self,

@@ -1101,3 +1101,52 @@ async fn store_status_closed_intervals_come_with_their_log_index_and_only_after_
         assert_eq!(late.len(), 1, "{}", backend.name());
     }
 }
+
+#[tokio::test]
+async fn store_status_api_monitors_are_created_replaced_and_deleted() {
+    for backend in backends().await {
+        let store = backend.open().await;
+        assert!(store.api_monitors().await.unwrap().is_empty());
+        let created = store
+            .put_api_monitor(
+                "beat",
+                r#"{"kind":"heartbeat","period":"1h"}"#,
+                Some("ab12"),
+                T0,
+            )
+            .await
+            .unwrap();
+        assert!(created, "{}", backend.name());
+        let replaced = store
+            .put_api_monitor(
+                "beat",
+                r#"{"kind":"heartbeat","period":"2h"}"#,
+                None,
+                T0 + Duration::hours(1),
+            )
+            .await
+            .unwrap();
+        assert!(!replaced, "{}", backend.name());
+        store
+            .put_api_monitor("api", r#"{"kind":"tcp"}"#, None, T0)
+            .await
+            .unwrap();
+        let all = store.api_monitors().await.unwrap();
+        assert_eq!(
+            all.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            vec!["api", "beat"]
+        );
+        let beat = &all[1];
+        assert!(beat.definition.contains("2h"), "{}", backend.name());
+        assert_eq!(beat.token_hash.as_deref(), Some("ab12"), "the hash is kept");
+        assert_eq!(beat.created_at, T0);
+        assert_eq!(beat.updated_at, T0 + Duration::hours(1));
+        assert!(
+            !format!("{beat:?}").contains("2h"),
+            "no definition in Debug"
+        );
+        assert!(store.delete_api_monitor("beat").await.unwrap());
+        assert!(!store.delete_api_monitor("beat").await.unwrap());
+        assert_eq!(store.api_monitors().await.unwrap().len(), 1);
+    }
+}

@@ -81,6 +81,11 @@ impl HeartbeatTracker {
         }
     }
 
+    /// (period, grace).
+    pub fn period(&self) -> (Duration, Duration) {
+        (self.period, self.grace)
+    }
+
     /// Records a ping received at `at`.
     pub fn ping(&mut self, kind: PingKind, at: OffsetDateTime) {
         let slot = match kind {

@@ -119,6 +119,11 @@ impl StateMachine {
         self.state
     }
 
+    /// (failure threshold, success threshold).
+    pub fn thresholds(&self) -> (u32, u32) {
+        (self.failure_threshold, self.success_threshold)
+    }
+
     /// Feeds one sample; returns the transition it confirmed, if any.
     pub fn observe(&mut self, sample: &Sample) -> Option<Transition> {
         self.record(sample.outcome, sample.started_at)

@@ -15,6 +15,7 @@ pub mod digest;
 pub mod headers;
 pub mod log;
 pub mod monitoring;
+pub mod monitors_api;
 pub mod observe;
 pub mod render;
 pub mod sla_page;
@@ -344,6 +345,13 @@ impl App {
                 get(sla_page::api_component),
             )
             .route("/api/v1/samples", get(sla_page::api_samples))
+            .route("/api/v1/monitors", get(monitors_api::list))
+            .route(
+                "/api/v1/monitors/{id}",
+                get(monitors_api::get_one)
+                    .put(monitors_api::put)
+                    .delete(monitors_api::delete),
+            )
             .route(
                 "/api/v1/heartbeats/{token}",
                 get(api::heartbeat_success).post(api::heartbeat_success),

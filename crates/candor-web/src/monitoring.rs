@@ -81,6 +81,17 @@ pub fn component_status_from(states: &[MonitorState]) -> Option<ComponentStatus>
     })
 }
 
+/// The components each monitor feeds.
+fn components_of(settings: &StatusSettings) -> HashMap<String, Vec<String>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for c in &settings.components {
+        for m in &c.monitors {
+            map.entry(m.clone()).or_default().push(c.id.clone());
+        }
+    }
+    map
+}
+
 /// How long after its last sample a monitor's open interval is still trusted on restart.
 fn freshness(spec: &MonitorSpec) -> time::Duration {
     let interval = match &spec.check {
@@ -101,11 +112,68 @@ struct Heartbeat {
 /// The handle the web layer and `serve` hold.
 pub struct Monitoring {
     sender: mpsc::Sender<Sample>,
+    control: mpsc::Sender<StatusSettings>,
     heartbeats: Mutex<Vec<Heartbeat>>,
     clock: Arc<dyn Clock>,
+    /// The push tokens of the heartbeat monitors of `candor.toml`.
+    config_tokens: Vec<(String, TokenHash)>,
+    scheduler: std::sync::OnceLock<std::sync::Weak<candor_probe::Scheduler>>,
+    /// Held while the monitor set changes, so concurrent changes apply one after the other.
+    pub changing: tokio::sync::Mutex<()>,
 }
 
 impl Monitoring {
+    /// Gives the handle the scheduler that runs the probes, so monitor changes reach it.
+    pub fn attach_scheduler(&self, scheduler: &Arc<candor_probe::Scheduler>) {
+        let _ = self.scheduler.set(Arc::downgrade(scheduler));
+    }
+
+    /// Runs a new monitor set: `settings` is the whole status configuration with the monitors
+    /// (and the components' monitor lists) to run from now on; `api_tokens` the push-token
+    /// hashes of heartbeat monitors made through the API. Monitors that stay keep their state,
+    /// phase and heartbeat history; removed ones stop and their open interval is closed.
+    pub async fn apply(&self, settings: StatusSettings, api_tokens: &[(String, TokenHash)]) {
+        let now = self.clock.now();
+        let tokens: Vec<&(String, TokenHash)> =
+            self.config_tokens.iter().chain(api_tokens).collect();
+        if let Ok(mut beats) = self.heartbeats.lock() {
+            let mut next = Vec::new();
+            for spec in &settings.monitors {
+                let Check::Heartbeat(h) = &spec.check else {
+                    continue;
+                };
+                let Some((_, hash)) = tokens.iter().find(|(id, _)| *id == spec.id) else {
+                    continue;
+                };
+                let interval = spec.interval.min(Duration::from_secs(60));
+                let kept = beats
+                    .iter()
+                    .position(|b| b.monitor_id == spec.id && b.token == *hash)
+                    .map(|i| beats.swap_remove(i));
+                next.push(match kept {
+                    Some(mut beat) if beat.tracker.period() == (h.period, h.grace) => {
+                        beat.interval = interval;
+                        beat
+                    }
+                    _ => Heartbeat {
+                        monitor_id: spec.id.clone(),
+                        token: hash.clone(),
+                        tracker: HeartbeatTracker::new(h.period, h.grace),
+                        interval,
+                        next_due: now + h.period + h.grace,
+                    },
+                });
+            }
+            *beats = next;
+        }
+        if let Some(scheduler) = self.scheduler.get().and_then(std::sync::Weak::upgrade) {
+            scheduler.replace(settings.monitors.clone());
+        }
+        if self.control.send(settings).await.is_err() {
+            tracing::error!("the monitoring engine has stopped; the monitor change is not applied");
+        }
+    }
+
     /// Where probes send samples.
     pub fn sender(&self) -> mpsc::Sender<Sample> {
         self.sender.clone()
@@ -225,10 +293,13 @@ fn write_secret(path: &std::path::Path, value: &str) -> std::io::Result<()> {
 /// What the engine calls when the public status changed.
 pub type OnChange = Arc<dyn Fn() + Send + Sync>;
 
-/// Starts the engine. Returns the handle; the task runs until the process ends.
+/// Starts the engine. Returns the handle; the task runs until the process ends. `api_tokens`
+/// are the push-token hashes of heartbeat monitors made through the API (the others' tokens
+/// are read from, or generated into, their files).
 pub async fn start<S>(
     store: S,
     settings: StatusSettings,
+    api_tokens: Vec<(String, TokenHash)>,
     data_dir: &std::path::Path,
     clock: Arc<dyn Clock>,
     on_change: OnChange,
@@ -237,7 +308,13 @@ pub async fn start<S>(
 where
     S: StatusStore + LogStore + Clone + Send + Sync + 'static,
 {
-    let tokens = heartbeat_tokens(&settings.monitors, data_dir)?;
+    let from_files: Vec<MonitorSpec> = settings
+        .monitors
+        .iter()
+        .filter(|m| !api_tokens.iter().any(|(id, _)| *id == m.id))
+        .cloned()
+        .collect();
+    let tokens = heartbeat_tokens(&from_files, data_dir)?;
     let now = clock.now();
     let heartbeats = settings
         .monitors
@@ -245,6 +322,7 @@ where
         .filter_map(|spec| match &spec.check {
             Check::Heartbeat(h) => tokens
                 .iter()
+                .chain(&api_tokens)
                 .find(|(id, _)| *id == spec.id)
                 .map(|(_, hash)| Heartbeat {
                     monitor_id: spec.id.clone(),
@@ -257,10 +335,15 @@ where
         })
         .collect();
     let (sender, receiver) = mpsc::channel(65_536);
+    let (control, controls) = mpsc::channel(16);
     let monitoring = Arc::new(Monitoring {
         sender,
+        control,
         heartbeats: Mutex::new(heartbeats),
         clock: clock.clone(),
+        config_tokens: tokens,
+        scheduler: std::sync::OnceLock::new(),
+        changing: tokio::sync::Mutex::new(()),
     });
     let mut engine = Engine::new(store, settings, clock, on_change, wake_log);
     engine
@@ -268,7 +351,7 @@ where
         .await
         .map_err(|e| format!("resuming monitor state: {e}"))?;
     let handle = monitoring.clone();
-    tokio::spawn(async move { engine.run(receiver, handle).await });
+    tokio::spawn(async move { engine.run(receiver, controls, handle).await });
     Ok(monitoring)
 }
 
@@ -317,15 +400,7 @@ where
                 )
             })
             .collect();
-        let mut components_of: HashMap<String, Vec<String>> = HashMap::new();
-        for c in &settings.components {
-            for m in &c.monitors {
-                components_of
-                    .entry(m.clone())
-                    .or_default()
-                    .push(c.id.clone());
-            }
-        }
+        let components_of = components_of(&settings);
         let now = clock.now();
         Engine {
             store,
@@ -444,7 +519,12 @@ where
         })
     }
 
-    async fn run(mut self, mut receiver: mpsc::Receiver<Sample>, handle: Arc<Monitoring>) {
+    async fn run(
+        mut self,
+        mut receiver: mpsc::Receiver<Sample>,
+        mut controls: mpsc::Receiver<StatusSettings>,
+        handle: Arc<Monitoring>,
+    ) {
         let mut flush = tokio::time::interval(Duration::from_secs(1));
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut housekeeping = tokio::time::interval(Duration::from_secs(600));
@@ -458,6 +538,10 @@ where
                 },
                 _ = flush.tick() => {
                     handle.judge_heartbeats();
+                    self.flush().await;
+                }
+                Some(settings) = controls.recv() => {
+                    self.replace(settings).await;
                     self.flush().await;
                 }
                 _ = maintenance.tick() => self.refresh_maintenance().await,
@@ -491,41 +575,93 @@ where
                 .push((Subject::Monitor(t.monitor_id.clone()), status, t.at));
         }
         // Components fed by this monitor.
-        let affected: Vec<(String, Vec<String>, IncidentPolicy)> = self
+        let affected = self.components_of.get(&t.monitor_id).cloned();
+        for component_id in affected.unwrap_or_default() {
+            self.rederive(&component_id, t.at);
+        }
+    }
+
+    /// Derives a component's status from its monitors' states and queues the change (and an
+    /// incident to open or resolve) when it differs from the current one.
+    fn rederive(&mut self, component_id: &str, at: OffsetDateTime) {
+        let Some(component) = self.settings.component(component_id) else {
+            return;
+        };
+        let states: Vec<MonitorState> = component
+            .monitors
+            .iter()
+            .map(|m| {
+                self.machines
+                    .get(m)
+                    .map_or(MonitorState::Unknown, StateMachine::state)
+            })
+            .collect();
+        let Some(status) = component_status_from(&states) else {
+            return;
+        };
+        let before = self.components.get(component_id).copied();
+        if before == Some(status) {
+            return;
+        }
+        self.components.insert(component_id.to_owned(), status);
+        self.changes
+            .push((Subject::Component(component_id.to_owned()), status, at));
+        let was_down =
+            before.is_some_and(|b| b.severity() >= ComponentStatus::PartialOutage.severity());
+        let is_down = status.severity() >= ComponentStatus::PartialOutage.severity();
+        if is_down && !was_down {
+            self.opened.push((component_id.to_owned(), status, at));
+        } else if was_down && !is_down {
+            self.recovered.push((component_id.to_owned(), at));
+        }
+    }
+
+    /// Switches to a new monitor set (see [`Monitoring::apply`]).
+    async fn replace(&mut self, settings: StatusSettings) {
+        let now = self.clock.now();
+        let mut machines = HashMap::with_capacity(settings.monitors.len());
+        for spec in &settings.monitors {
+            let machine = match self.machines.remove(&spec.id) {
+                Some(old)
+                    if old.thresholds() == (spec.failure_threshold, spec.success_threshold) =>
+                {
+                    old
+                }
+                Some(old) if old.state() != MonitorState::Unknown => StateMachine::resume(
+                    spec.id.clone(),
+                    spec.failure_threshold,
+                    spec.success_threshold,
+                    old.state(),
+                ),
+                _ => StateMachine::new(
+                    spec.id.clone(),
+                    spec.failure_threshold,
+                    spec.success_threshold,
+                ),
+            };
+            machines.insert(spec.id.clone(), machine);
+        }
+        // What is left ran before and runs no more: its history ends now.
+        for removed in std::mem::take(&mut self.machines).into_keys() {
+            let subject = Subject::Monitor(removed);
+            if let Err(err) = self.store.close_interval(&subject, now).await {
+                tracing::error!(subject = %subject, error = %err, "closing a removed monitor's status failed");
+            }
+            self.last_change.remove(&subject);
+        }
+        self.machines = machines;
+        self.components_of = components_of(&settings);
+        self.settings = settings;
+        let ids: Vec<String> = self
             .settings
             .components
             .iter()
-            .filter(|c| c.monitors.contains(&t.monitor_id))
-            .map(|c| (c.id.clone(), c.monitors.clone(), c.incident_policy))
+            .map(|c| c.id.clone())
             .collect();
-        for (component_id, monitors, _) in affected {
-            let states: Vec<MonitorState> = monitors
-                .iter()
-                .map(|m| {
-                    self.machines
-                        .get(m)
-                        .map_or(MonitorState::Unknown, StateMachine::state)
-                })
-                .collect();
-            let Some(status) = component_status_from(&states) else {
-                continue;
-            };
-            let before = self.components.get(&component_id).copied();
-            if before == Some(status) {
-                continue;
-            }
-            self.components.insert(component_id.clone(), status);
-            self.changes
-                .push((Subject::Component(component_id.clone()), status, t.at));
-            let was_down =
-                before.is_some_and(|b| b.severity() >= ComponentStatus::PartialOutage.severity());
-            let is_down = status.severity() >= ComponentStatus::PartialOutage.severity();
-            if is_down && !was_down {
-                self.opened.push((component_id, status, t.at));
-            } else if was_down && !is_down {
-                self.recovered.push((component_id, t.at));
-            }
+        for id in ids {
+            self.rederive(&id, now);
         }
+        self.refresh_maintenance().await;
     }
 
     async fn flush(&mut self) {
@@ -550,23 +686,24 @@ where
                 }
             }
             let seen: Vec<Subject> = seen.into_iter().collect();
-            // Transitions are applied after their samples are stored, in order.
-            for (subject, status, at) in std::mem::take(&mut self.changes) {
-                // A retroactive start never reaches back before the subject's open interval
-                // (e.g. one split at a month boundary after the failing run began).
-                let at = self
-                    .last_change
-                    .get(&subject)
-                    .map_or(at, |last| at.max(*last));
-                if let Err(err) = self.store.change_status(&subject, status, at).await {
-                    tracing::error!(subject = %subject, error = %err, "recording a status change failed");
-                }
-                self.last_change.insert(subject, at);
-                changed = true;
-            }
             if let Err(err) = self.store.touch_intervals(&seen, now).await {
                 tracing::warn!(error = %err, "confirming open intervals failed");
             }
+        }
+        // Transitions are applied after their samples are stored, in order (a change of the
+        // monitor set queues some without samples).
+        for (subject, status, at) in std::mem::take(&mut self.changes) {
+            // A retroactive start never reaches back before the subject's open interval
+            // (e.g. one split at a month boundary after the failing run began).
+            let at = self
+                .last_change
+                .get(&subject)
+                .map_or(at, |last| at.max(*last));
+            if let Err(err) = self.store.change_status(&subject, status, at).await {
+                tracing::error!(subject = %subject, error = %err, "recording a status change failed");
+            }
+            self.last_change.insert(subject, at);
+            changed = true;
         }
         for (component_id, status, at) in std::mem::take(&mut self.opened) {
             self.open_incident(&component_id, status, at).await;

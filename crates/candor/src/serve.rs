@@ -302,9 +302,15 @@ async fn start_monitoring(
         Err(err) => return Err(format!("recording the SLA policies: {err}")),
     }
     let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || log.wake());
+    // Monitors made through the API run beside those of candor.toml.
+    let api = candor_web::monitors_api::load(&store, &settings.status)
+        .await
+        .map_err(|e| format!("reading the monitors made through the API: {e}"))?;
+    let running = candor_web::monitors_api::merged(&settings.status, &api);
     let monitoring = candor_web::monitoring::start(
         store,
-        settings.status.clone(),
+        running.clone(),
+        candor_web::monitors_api::tokens(&api),
         &settings.data_dir,
         clock.clone(),
         on_change,
@@ -314,20 +320,22 @@ async fn start_monitoring(
     let prober = candor_probe::Prober::new(candor_probe::ProbeOptions::default())
         .map_err(|e| e.to_string())?;
     let scheduler = candor_probe::Scheduler::spawn(
-        settings.status.monitors.clone(),
+        running.monitors.clone(),
         monitoring.sender(),
         Arc::new(prober),
         clock,
         candor_probe::SchedulerOptions::default(),
     );
-    app.attach_monitoring(monitoring);
-    if !settings.status.monitors.is_empty() {
+    if !running.monitors.is_empty() {
         tracing::info!(
-            monitors = settings.status.monitors.len(),
+            monitors = running.monitors.len(),
+            from_api = api.len(),
             "monitors scheduled"
         );
     }
     let scheduler = Arc::new(scheduler);
+    monitoring.attach_scheduler(&scheduler);
+    app.attach_monitoring(monitoring);
     let watched = Arc::downgrade(&scheduler);
     let gauges = Arc::downgrade(app);
     // Schedule health on /metrics: how late probes start, and how many were skipped.

@@ -9,6 +9,9 @@
 //!   else.
 //! - Coverage is the share of the remaining period that has data; below the policy's minimum the
 //!   report says "insufficient data" instead of inventing availability.
+//! - Periods are calendar months or quarters cut in UTC, a fixed offset or a named IANA zone
+//!   ([`Zone`]); a named zone's offset is taken at each boundary instant, so a month that
+//!   contains a daylight-saving change is an hour longer or shorter.
 
 use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
 
@@ -120,7 +123,7 @@ pub struct Interval {
     pub impact: Impact,
 }
 
-/// A calendar period in UTC: `[start, end)`.
+/// A calendar period: `[start, end)`, both instants in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
     /// First instant.
@@ -137,6 +140,13 @@ impl Period {
 
     /// Like [`Period::parse`], with the calendar cut at a fixed offset from UTC.
     pub fn parse_at(text: &str, offset: UtcOffset) -> Result<Period, String> {
+        Period::parse_in(text, &Zone::fixed(offset))
+    }
+
+    /// Like [`Period::parse`], with the calendar cut in a zone: the period runs from local
+    /// midnight on its first day to local midnight on the day after it, each converted with the
+    /// offset in force at that instant (so a Berlin October is 745 hours long).
+    pub fn parse_in(text: &str, zone: &Zone) -> Result<Period, String> {
         let bad = || {
             format!(
                 "\"{text}\" is not a period: use a month like 2026-10 or a quarter like 2026-Q4"
@@ -157,12 +167,12 @@ impl Period {
             }
             (m, 1)
         };
-        let start = month_start(year, first_month, offset).ok_or_else(bad)?;
+        let start = month_start(year, first_month, zone).ok_or_else(bad)?;
         let end_month = first_month + months;
         let end = if end_month > 12 {
-            month_start(year + 1, end_month - 12, offset)
+            month_start(year + 1, end_month - 12, zone)
         } else {
-            month_start(year, end_month, offset)
+            month_start(year, end_month, zone)
         }
         .ok_or_else(bad)?;
         Ok(Period { start, end })
@@ -174,17 +184,118 @@ impl Period {
     }
 }
 
-fn month_start(year: i32, month: u8, offset: UtcOffset) -> Option<OffsetDateTime> {
+fn month_start(year: i32, month: u8, zone: &Zone) -> Option<OffsetDateTime> {
     let month = Month::try_from(month).ok()?;
     let date = Date::from_calendar_date(year, month, 1).ok()?;
-    Some(
-        date.with_time(Time::MIDNIGHT)
-            .assume_offset(offset)
-            .to_offset(UtcOffset::UTC),
-    )
+    zone.start_of_day(date)
 }
 
-/// Parses a policy's time zone: `UTC`, `Z` or a fixed offset such as `+02:00` / `-05:30`.
+/// The clock a policy's calendar is cut in: UTC, a fixed offset, or a named IANA zone whose
+/// offset may change within a period (daylight saving). The zone database is compiled into the
+/// binary, so the same name gives the same periods on every machine running the same build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    name: String,
+    rule: ZoneRule,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ZoneRule {
+    Fixed(UtcOffset),
+    Named(jiff::tz::TimeZone),
+}
+
+impl Zone {
+    /// UTC.
+    pub fn utc() -> Zone {
+        Zone {
+            name: "UTC".to_owned(),
+            rule: ZoneRule::Fixed(UtcOffset::UTC),
+        }
+    }
+
+    /// A fixed offset, named `+01:00` (`UTC` for zero).
+    pub fn fixed(offset: UtcOffset) -> Zone {
+        if offset == UtcOffset::UTC {
+            return Zone::utc();
+        }
+        let (h, m, _) = offset.as_hms();
+        let sign = if offset.is_negative() { '-' } else { '+' };
+        Zone {
+            name: format!("{sign}{:02}:{:02}", h.unsigned_abs(), m.unsigned_abs()),
+            rule: ZoneRule::Fixed(offset),
+        }
+    }
+
+    /// Parses a policy's time zone: `UTC`, `Z`, a fixed offset such as `+02:00` / `-05:30`, or
+    /// an IANA name such as `Europe/Berlin` (matched without regard to case). A fixed offset
+    /// keeps its spelling as its name; a named zone takes the database's spelling.
+    pub fn parse(text: &str) -> Result<Zone, String> {
+        let t = text.trim();
+        if t.starts_with(['+', '-']) || t.eq_ignore_ascii_case("utc") || t == "Z" {
+            return Ok(Zone {
+                name: t.to_owned(),
+                rule: ZoneRule::Fixed(parse_offset(t)?),
+            });
+        }
+        let unknown = || {
+            format!(
+                "\"{t}\" is not a time zone Candor knows: write UTC, a fixed offset such as +01:00, or an IANA zone name such as Europe/Berlin or America/New_York"
+            )
+        };
+        let tz = jiff::tz::TimeZoneDatabase::bundled()
+            .get(t)
+            .map_err(|_| unknown())?;
+        match tz.iana_name() {
+            Some(name) if !name.eq_ignore_ascii_case("Etc/Unknown") => Ok(Zone {
+                name: name.to_owned(),
+                rule: ZoneRule::Named(tz.clone()),
+            }),
+            _ => Err(unknown()),
+        }
+    }
+
+    /// What reports and log entries call it: `UTC`, `+01:00` or `Europe/Berlin`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The offset from UTC in force at an instant.
+    pub fn offset_at(&self, at: OffsetDateTime) -> UtcOffset {
+        match &self.rule {
+            ZoneRule::Fixed(offset) => *offset,
+            ZoneRule::Named(tz) => jiff::Timestamp::from_second(at.unix_timestamp())
+                .ok()
+                .and_then(|ts| UtcOffset::from_whole_seconds(tz.to_offset(ts).seconds()).ok())
+                .unwrap_or(UtcOffset::UTC),
+        }
+    }
+
+    /// The first instant of a local calendar day, in UTC. Where the zone skips local midnight
+    /// (a change at 00:00), the day starts at the first local time that exists.
+    pub fn start_of_day(&self, date: Date) -> Option<OffsetDateTime> {
+        match &self.rule {
+            ZoneRule::Fixed(offset) => Some(
+                date.with_time(Time::MIDNIGHT)
+                    .assume_offset(*offset)
+                    .to_offset(UtcOffset::UTC),
+            ),
+            ZoneRule::Named(tz) => {
+                let civil = jiff::civil::Date::new(
+                    i16::try_from(date.year()).ok()?,
+                    i8::try_from(u8::from(date.month())).ok()?,
+                    i8::try_from(date.day()).ok()?,
+                )
+                .ok()?
+                .at(0, 0, 0, 0);
+                let instant = tz.to_ambiguous_timestamp(civil).compatible().ok()?;
+                OffsetDateTime::from_unix_timestamp(instant.as_second()).ok()
+            }
+        }
+    }
+}
+
+/// Parses a fixed offset: `UTC`, `Z` or `+02:00` / `-05:30`.
 pub fn parse_offset(text: &str) -> Result<UtcOffset, String> {
     let t = text.trim();
     if t.eq_ignore_ascii_case("utc") || t == "Z" || t == "+00:00" {
@@ -192,7 +303,7 @@ pub fn parse_offset(text: &str) -> Result<UtcOffset, String> {
     }
     let bad = || {
         format!(
-            "\"{t}\" is not a time zone Candor can use: write UTC or a fixed offset such as +01:00 (named zones like Europe/Berlin are not supported, because their offsets change during a period)"
+            "\"{t}\" is not a fixed offset Candor can use: write it as +01:00 or -05:30 (hours up to 14), or use an IANA zone name such as Europe/Berlin"
         )
     };
     let (sign, rest) = match t.as_bytes().first() {
@@ -472,6 +583,79 @@ mod tests {
         assert_eq!(d.end, datetime!(2027-01-01 00:00 UTC));
         for bad in ["2026", "2026-13", "2026-1", "2026-Q5", "26-10x", "october"] {
             assert!(Period::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_berlin_october_starts_and_ends_at_local_midnight_across_the_dst_change() {
+        let berlin = Zone::parse("Europe/Berlin").unwrap();
+        assert_eq!(berlin.name(), "Europe/Berlin");
+        let oct = Period::parse_in("2026-10", &berlin).unwrap();
+        // CEST (+02:00) at the start, CET (+01:00) at the end: clocks go back on 25 October.
+        assert_eq!(oct.start, datetime!(2026-09-30 22:00 UTC));
+        assert_eq!(oct.end, datetime!(2026-10-31 23:00 UTC));
+        assert_eq!(oct.seconds(), 745 * 3_600);
+        assert_eq!(berlin.offset_at(oct.start), time::macros::offset!(+2));
+        assert_eq!(berlin.offset_at(oct.end), time::macros::offset!(+1));
+        // March loses the hour.
+        let march = Period::parse_in("2026-03", &berlin).unwrap();
+        assert_eq!(march.seconds(), 743 * 3_600);
+    }
+
+    #[test]
+    fn a_quarter_across_a_dst_change_is_cut_at_local_midnights() {
+        let berlin = Zone::parse("europe/berlin").unwrap();
+        assert_eq!(berlin.name(), "Europe/Berlin", "the database's spelling");
+        let q1 = Period::parse_in("2026-Q1", &berlin).unwrap();
+        assert_eq!(q1.start, datetime!(2025-12-31 23:00 UTC));
+        assert_eq!(q1.end, datetime!(2026-03-31 22:00 UTC));
+        assert_eq!(q1.seconds(), (90 * 24 - 1) * 3_600);
+        let new_york = Zone::parse("America/New_York").unwrap();
+        let q4 = Period::parse_in("2026-Q4", &new_york).unwrap();
+        assert_eq!(q4.start, datetime!(2026-10-01 04:00 UTC));
+        assert_eq!(q4.end, datetime!(2027-01-01 05:00 UTC));
+        assert_eq!(q4.seconds(), (92 * 24 + 1) * 3_600);
+    }
+
+    #[test]
+    fn fixed_offsets_and_utc_are_unchanged() {
+        let plus_two = Zone::parse("+02:00").unwrap();
+        assert_eq!(plus_two.name(), "+02:00");
+        let oct = Period::parse_in("2026-10", &plus_two).unwrap();
+        assert_eq!(oct.start, datetime!(2026-09-30 22:00 UTC));
+        assert_eq!(oct.end, datetime!(2026-10-31 22:00 UTC));
+        assert_eq!(oct.seconds(), 31 * 86_400);
+        assert_eq!(
+            oct,
+            Period::parse_at("2026-10", time::macros::offset!(+2)).unwrap()
+        );
+        let minus = Zone::parse("-05:30").unwrap();
+        assert_eq!(
+            Period::parse_in("2026-Q1", &minus).unwrap().start,
+            datetime!(2026-01-01 05:30 UTC)
+        );
+        for utc in ["UTC", "utc", "Z"] {
+            let z = Zone::parse(utc).unwrap();
+            assert_eq!(z.name(), utc);
+            assert_eq!(
+                Period::parse_in("2026-10", &z).unwrap(),
+                Period::parse("2026-10").unwrap()
+            );
+        }
+        assert_eq!(Zone::fixed(time::macros::offset!(-5:30)).name(), "-05:30");
+        assert_eq!(Zone::fixed(UtcOffset::UTC), Zone::utc());
+    }
+
+    #[test]
+    fn unknown_zones_and_bad_offsets_are_refused_by_name() {
+        for bad in ["Europe/Berln", "Mars/Olympus", "Etc/Unknown", "CEST-ish"] {
+            let err = Zone::parse(bad).unwrap_err();
+            assert!(err.contains(&format!("\"{bad}\"")), "{err}");
+            assert!(err.contains("IANA zone name such as Europe/Berlin"), "{err}");
+        }
+        for bad in ["+1:00", "+15:00", "-05:60", "+0100"] {
+            let err = Zone::parse(bad).unwrap_err();
+            assert!(err.contains("not a fixed offset"), "{err}");
         }
     }
 

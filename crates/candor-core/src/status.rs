@@ -689,10 +689,21 @@ pub struct SlaPolicySpec {
     pub source: DowntimeSource,
     /// `month` or `quarter`: the period reports close on.
     pub period: SlaPeriodKind,
-    /// The IANA time zone periods are cut in; None = UTC. Recorded in every report.
+    /// The zone periods are cut in (`+01:00`, or an IANA name such as `Europe/Berlin`, as
+    /// [`crate::sla::Zone::name`] spells it); None = UTC. Recorded in every report.
     pub time_zone: Option<String>,
     /// For the user-minute formula: users per component (downtime weighted by users affected).
     pub user_counts: Vec<(String, u64)>,
+}
+
+impl SlaPolicySpec {
+    /// The zone its periods are cut in (UTC when none is named).
+    pub fn zone(&self) -> Result<crate::sla::Zone, String> {
+        match &self.time_zone {
+            Some(z) => crate::sla::Zone::parse(z),
+            None => Ok(crate::sla::Zone::utc()),
+        }
+    }
 }
 
 /// The period an SLA policy closes on.

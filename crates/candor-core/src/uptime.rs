@@ -164,11 +164,8 @@ pub fn component_report(
     records: &Records<'_>,
     now: OffsetDateTime,
 ) -> Result<ComponentReport, String> {
-    let (offset, zone) = match &spec.time_zone {
-        Some(z) => (sla::parse_offset(z)?, z.clone()),
-        None => (time::UtcOffset::UTC, "UTC".to_owned()),
-    };
-    let full = Period::parse_at(period_label, offset)?;
+    let zone = spec.zone()?;
+    let full = Period::parse_in(period_label, &zone)?;
     if full.start >= now {
         return Err(format!(
             "the period {period_label} has not started yet (it starts {})",
@@ -203,7 +200,7 @@ pub fn component_report(
         component_id: component_id.to_owned(),
         policy_id: spec.id.clone(),
         period_label: period_label.to_owned(),
-        time_zone: zone,
+        time_zone: zone.name().to_owned(),
         complete,
         source: spec.source,
         report,

@@ -599,7 +599,13 @@ impl Fields<'_> {
         };
         let time_zone = match self.map.get("time_zone") {
             None | Some(Value::Null) => None,
-            Some(_) => Some(self.str("time_zone")?.to_owned()),
+            // Checked here so a zone this build does not know names its entry.
+            Some(_) => Some(
+                crate::sla::Zone::parse(self.str("time_zone")?)
+                    .map_err(|m| self.error(format!("time_zone: {m}")))?
+                    .name()
+                    .to_owned(),
+            ),
         };
         let user_counts = self
             .array("user_counts")?
@@ -1058,6 +1064,38 @@ mod tests {
             err.contains("two originals") && err.contains("index 11"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_named_zone_travels_through_the_policy_entry() {
+        let ((intervals, incidents, maintenances), _) = october();
+        let mut berlin = spec(DowntimeSource::Both);
+        berlin.time_zone = Some("Europe/Berlin".into());
+        let entry = entries::sla_policy(&berlin).unwrap();
+        let text = String::from_utf8(entry.bytes.clone()).unwrap();
+        assert!(text.contains(r#""time_zone":"Europe/Berlin""#), "{text}");
+        let rebuilt = rebuild(&[(0, entry.bytes)]).unwrap();
+        let (logged, origin) = rebuilt.policy_for("api");
+        assert_eq!((&logged, origin), (&berlin, PolicyOrigin::Logged(0)));
+        let server = Records {
+            intervals: &intervals,
+            incidents: &incidents,
+            maintenances: &maintenances,
+        };
+        let want = component_report(&berlin, "api", "2026-10", &server, NOW).unwrap();
+        let got = component_report(&logged, "api", "2026-10", &server, NOW).unwrap();
+        assert_eq!(got.to_json(), want.to_json());
+        assert_eq!(want.to_json()["time_zone"], "Europe/Berlin");
+        assert_eq!(want.to_json()["start"], "2026-09-30T22:00:00Z");
+        assert_eq!(want.to_json()["end"], "2026-10-31T23:00:00Z");
+        assert_eq!(want.report.period.seconds(), 745 * 3_600);
+        // A zone this build does not know is an error naming the entry.
+        let unknown = String::from_utf8(entries::sla_policy(&berlin).unwrap().bytes)
+            .unwrap()
+            .replace("Europe/Berlin", "Europe/Atlantis");
+        let err = rebuild(&[(4, unknown.into_bytes())]).unwrap_err();
+        assert_eq!(err.index, 4);
+        assert!(err.message.contains("\"Europe/Atlantis\""), "{err}");
     }
 
     #[test]

@@ -828,11 +828,7 @@ pub async fn load_report<S: StatusStore>(
         ));
     }
     let spec = settings.policy_for(component_id);
-    let offset = match &spec.time_zone {
-        Some(z) => candor_core::sla::parse_offset(z)?,
-        None => time::UtcOffset::UTC,
-    };
-    let period = candor_core::sla::Period::parse_at(period_label, offset)?;
+    let period = candor_core::sla::Period::parse_in(period_label, &spec.zone()?)?;
     let subject = Subject::Component(component_id.to_owned());
     let err = |e: StoreError| e.to_string();
     let intervals = store

@@ -209,11 +209,8 @@ impl Period {
         spec: &candor_core::status::SlaPolicySpec,
         label: &str,
     ) -> Result<OffsetDateTime, VerifyError> {
-        let offset = match &spec.time_zone {
-            Some(z) => candor_core::sla::parse_offset(z).map_err(VerifyError::Usage)?,
-            None => time::UtcOffset::UTC,
-        };
-        candor_core::sla::Period::parse_at(label, offset)
+        let zone = spec.zone().map_err(VerifyError::Usage)?;
+        candor_core::sla::Period::parse_in(label, &zone)
             .map(|p| p.end)
             .map_err(VerifyError::Usage)
     }

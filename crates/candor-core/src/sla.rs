@@ -13,6 +13,8 @@
 //!   ([`Zone`]); a named zone's offset is taken at each boundary instant, so a month that
 //!   contains a daylight-saving change is an hour longer or shorter.
 
+use std::collections::BTreeMap;
+
 use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
 
 /// How bad an interval was.
@@ -121,6 +123,42 @@ pub struct Interval {
     pub end: OffsetDateTime,
     /// The impact during it.
     pub impact: Impact,
+    /// How many users it affected, when an incident declared it; under the user-minute formula
+    /// this replaces the impact's weight (users affected / users, at most 1).
+    pub users_affected: Option<u64>,
+}
+
+/// How downtime is turned into uptime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Formula {
+    /// Uptime = (counted seconds − weighted downtime seconds) / counted seconds.
+    #[default]
+    Time,
+    /// Microsoft's Online Services definition: uptime = (user minutes − downtime) / user
+    /// minutes, where user minutes = counted minutes × `users` and downtime = Σ minutes × users
+    /// affected (intervals without a declared count weigh `users` × their impact's weight).
+    UserMinutes {
+        /// The component's user count (above 0).
+        users: u64,
+    },
+}
+
+impl Formula {
+    /// The spelling in report JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Formula::Time => "time",
+            Formula::UserMinutes { .. } => "user_minutes",
+        }
+    }
+
+    /// The user count, under the user-minute formula.
+    pub fn users(self) -> Option<u64> {
+        match self {
+            Formula::Time => None,
+            Formula::UserMinutes { users } => Some(users),
+        }
+    }
 }
 
 /// A calendar period: `[start, end)`, both instants in UTC.
@@ -334,8 +372,14 @@ pub struct Report {
     pub counted_seconds: i64,
     /// Seconds of the counted time that have data.
     pub covered_seconds: i64,
-    /// Weighted downtime, in per-mille seconds (1000 = one second of full downtime).
+    /// Weighted downtime, in per-mille seconds (1000 = one second of full downtime). Under the
+    /// user-minute formula: the user-weighted downtime divided by the user count, rounded down.
     pub weighted_downtime_permille_seconds: i64,
+    /// The formula applied.
+    pub formula: Formula,
+    /// Under the user-minute formula, the exact downtime in per-mille user-seconds (1000 = one
+    /// user unable to work for one second); None under the time formula.
+    pub weighted_downtime_permille_user_seconds: Option<i64>,
     /// Uptime in parts per billion, rounded down; None with insufficient data.
     pub uptime_ppb: Option<u64>,
     /// Whether coverage was below the policy's minimum.
@@ -360,14 +404,7 @@ impl Report {
     }
 }
 
-const SLOT_IMPACTS: [Impact; 4] = [
-    Impact::Operational,
-    Impact::Degraded,
-    Impact::Partial,
-    Impact::Major,
-];
-
-fn impact_slot(impact: Impact) -> usize {
+fn impact_rank(impact: Impact) -> u8 {
     match impact {
         Impact::Operational => 0,
         Impact::Degraded => 1,
@@ -426,13 +463,31 @@ fn total(spans: &[(i64, i64)]) -> i64 {
     spans.iter().map(|(s, e)| e - s).sum()
 }
 
-/// Computes the period's report from observed intervals and announced maintenance windows.
+/// Computes the period's report from observed intervals and announced maintenance windows,
+/// under the time formula.
 pub fn compute(
     period: Period,
     observed: &[Interval],
     maintenance: &[(OffsetDateTime, OffsetDateTime)],
     policy: &Policy,
 ) -> Report {
+    compute_with(period, observed, maintenance, policy, Formula::Time)
+}
+
+/// Computes the period's report under a formula.
+///
+/// Every figure is an integer in one unit: a per-mille second per user, so one second of full
+/// downtime is 1000 × users units under the user-minute formula (users = 1 under the time
+/// formula). An interval weighs its impact's per-mille weight × users, or, when it declares the
+/// users it affected and the formula counts users, 1000 × users affected (at most 1000 × users).
+pub fn compute_with(
+    period: Period,
+    observed: &[Interval],
+    maintenance: &[(OffsetDateTime, OffsetDateTime)],
+    policy: &Policy,
+    formula: Formula,
+) -> Report {
+    let users = i128::from(formula.users().unwrap_or(1).max(1));
     let period_seconds = period.seconds().max(0);
     let holes = if policy.exclude_maintenance {
         union(
@@ -454,55 +509,65 @@ pub fn compute(
         .collect();
     let covered_seconds = total(&minus(&union(observed_spans), &holes));
 
-    // Weighted downtime: sweep the boundaries once, keeping a count of the intervals of each
-    // impact that are open; in each piece the worst impact present counts, once.
-    let mut events: Vec<(i64, i32, usize)> = Vec::with_capacity(observed.len() * 2);
+    // Each interval's rank and weight (units per second). Under the time formula the worst
+    // impact present counts (rank = impact); under the user-minute formula the largest weight.
+    let rank_and_weight = |i: &Interval| -> (u8, i128) {
+        let by_impact = i128::from(policy.weights.of(i.impact)) * users;
+        match (formula, i.users_affected) {
+            (Formula::UserMinutes { .. }, Some(affected)) => {
+                (0, i128::from(affected).min(users) * 1000)
+            }
+            (Formula::UserMinutes { .. }, None) => (0, by_impact),
+            (Formula::Time, _) => (impact_rank(i.impact), by_impact),
+        }
+    };
+
+    // Weighted downtime: sweep the boundaries once, keeping a count of the open intervals of
+    // each (rank, weight); in each piece the worst present counts, once.
+    let mut events: Vec<(i64, i32, (u8, i128))> = Vec::with_capacity(observed.len() * 2);
     for i in observed {
         if let Some((s, e)) = clip(&period, i.start, i.end) {
-            let slot = impact_slot(i.impact);
-            events.push((s, 1, slot));
-            events.push((e, -1, slot));
+            let key = rank_and_weight(i);
+            events.push((s, 1, key));
+            events.push((e, -1, key));
         }
     }
     events.sort_unstable();
-    let mut open = [0i32; 4];
-    let mut weighted: i64 = 0;
+    let mut open: BTreeMap<(u8, i128), i32> = BTreeMap::new();
+    let mut weighted: i128 = 0;
     let mut cursor: Option<i64> = None;
     let mut hole_index = 0usize;
-    for (point, delta, slot) in events {
+    for (point, delta, key) in events {
         if let Some(from) = cursor
             && point > from
         {
-            let worst = (0..4)
-                .rev()
-                .find(|&k| open[k] > 0)
-                .map_or(0, |k| policy.weights.of(SLOT_IMPACTS[k]));
+            let worst = open.last_key_value().map_or(0, |((_, w), _)| *w);
             if worst > 0 {
                 // Holes are sorted; skip those wholly before this piece.
                 while hole_index < holes.len() && holes[hole_index].1 <= from {
                     hole_index += 1;
                 }
                 let seconds = total(&minus(&[(from, point)], &holes[hole_index..]));
-                weighted += seconds * i64::from(worst);
+                weighted += i128::from(seconds) * worst;
             }
         }
-        open[slot] += delta;
+        let count = open.entry(key).or_insert(0);
+        *count += delta;
+        if *count == 0 {
+            open.remove(&key);
+        }
         cursor = Some(point);
     }
 
-    let counted_permille = counted_seconds * 1000;
+    let counted = i128::from(counted_seconds) * 1000 * users;
     let insufficient_data = counted_seconds <= 0
         || i128::from(covered_seconds) * 1_000_000
             < i128::from(policy.min_coverage_ppm) * i128::from(counted_seconds);
-    let up_permille = counted_permille - weighted;
+    let up = counted - weighted;
     // below(ppm): uptime < ppm / 1e6  <=>  up * 1e6 < ppm * counted, all in integers.
-    let below = |ppm: u32| {
-        i128::from(up_permille) * 1_000_000 < i128::from(ppm) * i128::from(counted_permille)
-    };
-    let uptime_ppb = (!insufficient_data).then(|| {
-        u64::try_from(i128::from(up_permille) * 1_000_000_000 / i128::from(counted_permille))
-            .unwrap_or(0)
-    });
+    let below = |ppm: u32| up * 1_000_000 < i128::from(ppm) * counted;
+    let uptime_ppb =
+        (!insufficient_data).then(|| u64::try_from(up * 1_000_000_000 / counted).unwrap_or(0));
     let target_met = !insufficient_data && !below(policy.target_ppm);
     let credit_percent = if insufficient_data {
         0
@@ -515,23 +580,25 @@ pub fn compute(
             .max()
             .unwrap_or(0)
     };
-    // Allowed downtime = counted × (1 − target), in per-mille seconds, rounded down.
-    let allowed = i128::from(counted_permille)
-        * i128::from(1_000_000 - policy.target_ppm.min(1_000_000))
-        / 1_000_000;
-    let error_budget_left_permille_seconds = i64::try_from(allowed).unwrap_or(i64::MAX) - weighted;
+    // Allowed downtime = counted × (1 − target), rounded down.
+    let allowed = counted * i128::from(1_000_000 - policy.target_ppm.min(1_000_000)) / 1_000_000;
+    let per_user = |units: i128| i64::try_from(units.div_euclid(users)).unwrap_or(i64::MAX);
 
     Report {
         period,
         excluded_seconds,
         counted_seconds,
         covered_seconds,
-        weighted_downtime_permille_seconds: weighted,
+        weighted_downtime_permille_seconds: per_user(weighted),
+        formula,
+        weighted_downtime_permille_user_seconds: formula
+            .users()
+            .map(|_| i64::try_from(weighted).unwrap_or(i64::MAX)),
         uptime_ppb,
         insufficient_data,
         target_met,
         credit_percent,
-        error_budget_left_permille_seconds,
+        error_budget_left_permille_seconds: per_user(allowed - weighted),
     }
 }
 
@@ -556,11 +623,13 @@ mod tests {
                 start: p.start,
                 end: p.end,
                 impact: Impact::Operational,
+                users_affected: None,
             },
             Interval {
                 start: p.start,
                 end: at(&p, down),
                 impact: Impact::Major,
+                users_affected: None,
             },
         ]
     }
@@ -651,7 +720,10 @@ mod tests {
         for bad in ["Europe/Berln", "Mars/Olympus", "Etc/Unknown", "CEST-ish"] {
             let err = Zone::parse(bad).unwrap_err();
             assert!(err.contains(&format!("\"{bad}\"")), "{err}");
-            assert!(err.contains("IANA zone name such as Europe/Berlin"), "{err}");
+            assert!(
+                err.contains("IANA zone name such as Europe/Berlin"),
+                "{err}"
+            );
         }
         for bad in ["+1:00", "+15:00", "-05:60", "+0100"] {
             let err = Zone::parse(bad).unwrap_err();
@@ -697,17 +769,20 @@ mod tests {
             start: p.start,
             end: p.end,
             impact: Impact::Operational,
+            users_affected: None,
         }];
         // Two major outages overlapping by 600 s: 1,800 + 1,800 − 600 = 3,000 s.
         obs.push(Interval {
             start: at(&p, 1_000),
             end: at(&p, 2_800),
             impact: Impact::Major,
+            users_affected: None,
         });
         obs.push(Interval {
             start: at(&p, 2_200),
             end: at(&p, 4_000),
             impact: Impact::Major,
+            users_affected: None,
         });
         let r = compute(p, &obs, &[], &Policy::default());
         assert_eq!(r.weighted_downtime_permille_seconds, 3_000 * 1000);
@@ -716,6 +791,7 @@ mod tests {
             start: at(&p, 3_000),
             end: at(&p, 5_000),
             impact: Impact::Partial,
+            users_affected: None,
         });
         let r = compute(p, &obs, &[], &Policy::default());
         assert_eq!(
@@ -727,6 +803,7 @@ mod tests {
             start: at(&p, 10_000),
             end: at(&p, 20_000),
             impact: Impact::Degraded,
+            users_affected: None,
         });
         assert_eq!(
             compute(p, &obs, &[], &Policy::default()).weighted_downtime_permille_seconds,
@@ -743,6 +820,7 @@ mod tests {
             start: at(&p, 3_600),
             end: at(&p, 3 * 3_600),
             impact: Impact::Major,
+            users_affected: None,
         });
         let window = [(at(&p, 0), at(&p, 4 * 3_600))];
         let r = compute(p, &obs, &window, &Policy::default());
@@ -768,6 +846,7 @@ mod tests {
             start: p.start,
             end: at(&p, 20 * 86_400),
             impact: Impact::Operational,
+            users_affected: None,
         }];
         let r = compute(p, &obs, &[], &Policy::default());
         assert!(r.insufficient_data);
@@ -780,6 +859,7 @@ mod tests {
             start: p.start - time::Duration::days(40),
             end: p.start,
             impact: Impact::Major,
+            users_affected: None,
         }];
         let r = compute(p, &outside, &[], &Policy::default());
         assert_eq!(

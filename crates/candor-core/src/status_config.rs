@@ -109,6 +109,9 @@ pub struct Sections<'a> {
     pub sla: &'a [SlaSection],
 }
 
+/// The largest user count a policy may declare for a component.
+pub const MAX_USERS: u64 = 1_000_000_000;
+
 /// Parses a percentage written as a string or number (`"99.95"`, `99.9`, `100`) into parts
 /// per million, exactly: at most four decimals.
 pub fn percent_to_ppm(value: &toml::Value) -> Result<u32, String> {
@@ -514,11 +517,16 @@ pub fn resolve(
                     );
                 }
                 match n.as_integer().and_then(|n| u64::try_from(n).ok()) {
-                    Some(n) if n > 0 => user_counts.push((cid.clone(), n)),
+                    // The cap keeps the user-minute arithmetic of a quarter within 64 bits.
+                    Some(n) if (1..=MAX_USERS).contains(&n) => {
+                        user_counts.push((cid.clone(), n));
+                    }
                     _ => push(
                         users.span(),
                         "sla.users",
-                        format!("the user count of \"{cid}\" must be a whole number above 0"),
+                        format!(
+                            "the user count of \"{cid}\" must be a whole number from 1 to 1000000000"
+                        ),
                     ),
                 }
             }
@@ -641,7 +649,8 @@ users = { api = 1200 }
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
         assert_eq!(text.len(), 1, "{text:?}");
         assert!(
-            text[0].starts_with("candor.toml:8: `sla.time_zone`: \"Europe/Berln\" is not a time zone"),
+            text[0]
+                .starts_with("candor.toml:8: `sla.time_zone`: \"Europe/Berln\" is not a time zone"),
             "{text:?}"
         );
         assert!(text[0].contains("IANA zone name"), "{text:?}");

@@ -334,7 +334,12 @@ pub fn rebuild(entries: &[(u64, Vec<u8>)]) -> Result<LogRecords, LogEntryError> 
                         .iter_mut()
                         .find(|k| k.component_id == c.component_id)
                     {
-                        Some(known) => known.status = c.status,
+                        // An update replaces the component's status and its count of users
+                        // affected, as the store does.
+                        Some(known) => {
+                            known.status = c.status;
+                            known.users_affected = c.users_affected;
+                        }
                         None => incident.components.push(c.clone()),
                     }
                 }
@@ -524,12 +529,21 @@ impl Fields<'_> {
             .map(|c| {
                 let id = c.get("id").and_then(Value::as_str);
                 let status = c.get("status").and_then(Value::as_str);
+                let users_affected = match c.get("users_affected") {
+                    None | Some(Value::Null) => None,
+                    Some(n) => Some(n.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+                        self.error(format!(
+                            "{name}: \"users_affected\" must be a whole number above 0, not {n}"
+                        ))
+                    })?),
+                };
                 match (id, status) {
                     (Some(id), Some(status)) => Ok(AffectedComponent {
                         component_id: id.to_owned(),
                         status: status
                             .parse()
                             .map_err(|m| self.error(format!("{name}: {m}")))?,
+                        users_affected,
                     }),
                     _ => Err(self.error(format!(
                         "{name}: every item needs an \"id\" and a \"status\" string"
@@ -653,6 +667,14 @@ mod tests {
         vec![AffectedComponent {
             component_id: id.into(),
             status,
+            users_affected: None,
+        }]
+    }
+
+    fn affected_users(id: &str, status: ComponentStatus, users: u64) -> Vec<AffectedComponent> {
+        vec![AffectedComponent {
+            users_affected: Some(users),
+            ..affected(id, status).remove(0)
         }]
     }
 
@@ -712,7 +734,7 @@ mod tests {
             body: "Looking".into(),
             created_at: t0,
             display_at: t0,
-            affected: affected("api", MajorOutage),
+            affected: affected_users("api", MajorOutage, 25),
         };
         let live_mid = IncidentUpdate {
             id: "u2".into(),
@@ -742,7 +764,7 @@ mod tests {
             started_at: t0,
             monitoring_at: None,
             resolved_at: None,
-            components: affected("api", MajorOutage),
+            components: affected_users("api", MajorOutage, 25),
             updates: vec![live_first.clone()],
         };
         let live = Incident {
@@ -769,14 +791,14 @@ mod tests {
             started_at: b_start,
             monitoring_at: None,
             resolved_at: Some(b_end),
-            components: affected("api", PartialOutage),
+            components: affected_users("api", PartialOutage, 10),
             updates: vec![IncidentUpdate {
                 id: "u4".into(),
                 status: IncidentStatus::Resolved,
                 body: "It happened".into(),
                 created_at: datetime!(2026-11-02 08:00 UTC),
                 display_at: b_end,
-                affected: affected("api", PartialOutage),
+                affected: affected_users("api", PartialOutage, 10),
             }],
         };
         let announced = Maintenance {
@@ -990,6 +1012,23 @@ mod tests {
         assert_eq!(both["maintenances"], serde_json::json!(["m1", "m2"]));
         // Maintenance announced late is not excluded; the early-completed window counts one hour.
         assert_eq!(both["excluded_seconds"], 3_600);
+        // The policy counts 40 users: the declared counts (25 of them for 20 minutes, 10 for
+        // half an hour) travelled through the entries and weigh the incidents.
+        assert_eq!(both["formula"], "user_minutes");
+        assert_eq!(both["users"], 40);
+        let incidents_only = component_report(
+            &spec(DowntimeSource::Incidents),
+            "api",
+            "2026-10",
+            &rebuilt.records(),
+            NOW,
+        )
+        .unwrap()
+        .to_json();
+        assert_eq!(
+            incidents_only["weighted_downtime_permille_user_seconds"],
+            (20 * 60 * 25 + 30 * 60 * 10) * 1000
+        );
     }
 
     #[test]

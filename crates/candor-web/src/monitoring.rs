@@ -616,6 +616,7 @@ where
             components: vec![AffectedComponent {
                 component_id: component_id.to_owned(),
                 status,
+                users_affected: None,
             }],
             origin: IncidentOrigin::Monitor,
             draft: component.incident_policy == IncidentPolicy::Draft,
@@ -649,6 +650,7 @@ where
             components: vec![AffectedComponent {
                 component_id: component_id.to_owned(),
                 status: ComponentStatus::Operational,
+                users_affected: None,
             }],
             display_at: at,
         };

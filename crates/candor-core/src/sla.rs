@@ -514,10 +514,11 @@ pub fn compute_with(
     let rank_and_weight = |i: &Interval| -> (u8, i128) {
         let by_impact = i128::from(policy.weights.of(i.impact)) * users;
         match (formula, i.users_affected) {
-            (Formula::UserMinutes { .. }, Some(affected)) => {
+            // Operational time affects nobody, whatever count it carries.
+            (Formula::UserMinutes { .. }, Some(affected)) if i.impact != Impact::Operational => {
                 (0, i128::from(affected).min(users) * 1000)
             }
-            (Formula::UserMinutes { .. }, None) => (0, by_impact),
+            (Formula::UserMinutes { .. }, _) => (0, by_impact),
             (Formula::Time, _) => (impact_rank(i.impact), by_impact),
         }
     };

@@ -309,6 +309,12 @@ impl Zone {
         }
     }
 
+    /// The first instant of the local calendar month that contains `at`.
+    pub fn start_of_month(&self, at: OffsetDateTime) -> Option<OffsetDateTime> {
+        let local = at.to_offset(self.offset_at(at));
+        self.start_of_day(local.date().replace_day(1).ok()?)
+    }
+
     /// The first instant of a local calendar day, in UTC. Where the zone skips local midnight
     /// (a change at 00:00), the day starts at the first local time that exists.
     pub fn start_of_day(&self, date: Date) -> Option<OffsetDateTime> {
@@ -667,6 +673,15 @@ mod tests {
         assert_eq!(oct.seconds(), 745 * 3_600);
         assert_eq!(berlin.offset_at(oct.start), time::macros::offset!(+2));
         assert_eq!(berlin.offset_at(oct.end), time::macros::offset!(+1));
+        // Half an hour after the end it is already November in Berlin.
+        assert_eq!(
+            berlin.start_of_month(datetime!(2026-10-31 23:30 UTC)),
+            Some(oct.end)
+        );
+        assert_eq!(
+            berlin.start_of_month(datetime!(2026-10-31 22:30 UTC)),
+            Some(oct.start)
+        );
         // March loses the hour.
         let march = Period::parse_in("2026-03", &berlin).unwrap();
         assert_eq!(march.seconds(), 743 * 3_600);

@@ -385,11 +385,50 @@ async fn verify_agrees_in_a_named_zone_under_the_user_minute_formula() {
     );
     assert!(ok.status.success(), "{}\n{}", ok.stdout, ok.stderr);
     assert!(ok.stdout.contains("(Europe/Berlin)"), "{}", ok.stdout);
+    // `candor sla` says which formula it applied: 45 min × 1,200 + 60 min × 300 user-minutes
+    // down, of (745 h − 2 h of maintenance) × 1,200.
+    let cfg = site.path().join("candor.toml");
+    let table = candor(
+        &[
+            "sla",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--data-dir",
+            server.data_dir.to_str().unwrap(),
+            "--period",
+            "2026-10",
+            "--component",
+            "api",
+        ],
+        &[],
+    );
+    assert!(table.status.success(), "{}", table.stderr);
+    assert!(
+        table.stdout.contains("Periods are cut in Europe/Berlin")
+            && table.stdout.contains(
+                "api: user-minute formula, 1200 users: 72000.0 of 53496000.0 user-minutes down"
+            ),
+        "{}",
+        table.stdout
+    );
     assert!(
         ok.stdout.contains(&format!(
             "the sla.report at log index {index} and the API agree"
         )),
         "{}",
         ok.stdout
+    );
+    // So does the SLA page.
+    let page = get(&server, "/status/sla/2026-10")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Periods are cut in Europe/Berlin")
+            && page.contains(
+                "user-minute formula: 1200 users; 72000.0 of 53496000.0 user-minutes down"
+            ),
+        "{page}"
     );
 }

@@ -221,6 +221,17 @@ pub trait StatusStore: Send + Sync {
         to: OffsetDateTime,
     ) -> impl Future<Output = Result<Vec<StatusInterval>, StoreError>> + Send;
 
+    /// Closed intervals of subjects of one kind that ended after `ended_after` and were
+    /// journalled after log index `index_after`, with their index, in index order. A closed
+    /// interval never changes, so a reader can keep a copy of history and ask only for what
+    /// closed since (`index_after` = the largest index it holds).
+    fn closed_intervals_of_kind(
+        &self,
+        kind: &str,
+        ended_after: OffsetDateTime,
+        index_after: Option<u64>,
+    ) -> impl Future<Output = Result<Vec<(u64, StatusInterval)>, StoreError>> + Send;
+
     /// Creates an incident with its first update, journalled. With an idempotency key, a retry
     /// returns the first call's incident (and `false`) instead of a second incident.
     fn create_incident(
@@ -1216,6 +1227,34 @@ macro_rules! impl_status {
                 rows.into_iter().map(interval_from).collect()
             }
 
+            async fn closed_intervals_of_kind(
+                &self,
+                kind: &str,
+                ended_after: OffsetDateTime,
+                index_after: Option<u64>,
+            ) -> Result<Vec<(u64, StatusInterval)>, StoreError> {
+                let after = match index_after {
+                    Some(i) => log_index(i)?,
+                    None => -1,
+                };
+                let rows: Vec<(String, String, String, i64, Option<i64>, i64, i64)> = sqlx::query_as(
+                    "SELECT subject_kind, subject_id, status, start_ms, end_ms, last_seen_ms, log_index FROM status_intervals
+                     WHERE subject_kind = $1 AND end_ms IS NOT NULL AND end_ms > $2 AND log_index > $3
+                     ORDER BY log_index",
+                )
+                .bind(kind)
+                .bind(to_ms(ended_after))
+                .bind(after)
+                .fetch_all(&self.$read)
+                .await?;
+                rows.into_iter()
+                    .map(|(k, id, status, start, end, seen, index)| {
+                        let index = u64::try_from(index).map_err(corrupt("interval log index"))?;
+                        Ok((index, interval_from((k, id, status, start, end, seen))?))
+                    })
+                    .collect()
+            }
+
             async fn create_incident(
                 &self,
                 new: &NewIncident,
@@ -1879,6 +1918,17 @@ impl StatusStore for Store {
         to: OffsetDateTime,
     ) -> Result<Vec<StatusInterval>, StoreError> {
         delegate!(self, intervals_of_kind(kind, from, to))
+    }
+    async fn closed_intervals_of_kind(
+        &self,
+        kind: &str,
+        ended_after: OffsetDateTime,
+        index_after: Option<u64>,
+    ) -> Result<Vec<(u64, StatusInterval)>, StoreError> {
+        delegate!(
+            self,
+            closed_intervals_of_kind(kind, ended_after, index_after)
+        )
     }
     async fn create_incident(
         &self,

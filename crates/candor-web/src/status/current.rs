@@ -317,69 +317,121 @@ fn span(interval: &StatusInterval, now: OffsetDateTime) -> (OffsetDateTime, Offs
 }
 
 /// Daily bars for one component from its intervals (any order), incidents naming it and the
-/// days to show. Where intervals overlap, the worst status counts once per second.
-pub fn daily_bars(
-    intervals: &[StatusInterval],
+/// days to show (consecutive, oldest first). Where intervals overlap, the worst status counts
+/// once per second.
+///
+/// One sweep over the intervals' ends (O(k log k) for k intervals) cuts time into pieces with a
+/// single worst status; each piece is then spread over the days it covers, so the cost does not
+/// grow with intervals × days.
+pub fn daily_bars<'a>(
+    intervals: impl IntoIterator<Item = &'a StatusInterval>,
     incidents: &[&Incident],
     days: &[Date],
     weights: &Weights,
     now: OffsetDateTime,
 ) -> Vec<DayBar> {
-    days.iter()
-        .map(|&date| {
-            let (ds, de) = (day_start(date), day_start(date) + Duration::DAY);
-            let de_clipped = de.min(now);
-            // The pieces of intervals inside the day, as seconds from the day's start.
-            let pieces: Vec<(i64, i64, ComponentStatus)> = intervals
-                .iter()
-                .filter_map(|i| {
-                    let (s, e) = span(i, now);
-                    let (s, e) = (s.max(ds), e.min(de_clipped));
-                    (s < e).then(|| ((s - ds).whole_seconds(), (e - ds).whole_seconds(), i.status))
-                })
-                .collect();
-            let mut bar = DayBar {
-                date,
-                covered_seconds: 0,
-                weighted_permille_seconds: 0,
-                major_seconds: 0,
-                partial_seconds: 0,
-                degraded_seconds: 0,
-                maintenance_seconds: 0,
-                incidents: incidents
-                    .iter()
-                    .filter(|i| {
-                        let end = i.resolved_at.unwrap_or(now);
-                        i.started_at < de && end > ds
-                    })
-                    .map(|i| (i.id.clone(), i.name.clone()))
-                    .collect(),
-            };
-            let mut points: Vec<i64> = pieces.iter().flat_map(|p| [p.0, p.1]).collect();
-            points.sort_unstable();
-            points.dedup();
-            for pair in points.windows(2) {
-                let (s, e) = (pair[0], pair[1]);
-                let worst = pieces
-                    .iter()
-                    .filter(|p| p.0 <= s && p.1 >= e)
-                    .map(|p| p.2)
-                    .reduce(ComponentStatus::worst);
-                let Some(worst) = worst else { continue };
-                let secs = e - s;
-                bar.covered_seconds += secs;
-                bar.weighted_permille_seconds += secs * i64::from(weight_of(weights, worst));
-                match worst {
-                    ComponentStatus::MajorOutage => bar.major_seconds += secs,
-                    ComponentStatus::PartialOutage => bar.partial_seconds += secs,
-                    ComponentStatus::DegradedPerformance => bar.degraded_seconds += secs,
-                    ComponentStatus::UnderMaintenance => bar.maintenance_seconds += secs,
-                    ComponentStatus::Operational => {}
-                }
-            }
-            bar
+    let mut bars: Vec<DayBar> = days
+        .iter()
+        .map(|&date| DayBar {
+            date,
+            covered_seconds: 0,
+            weighted_permille_seconds: 0,
+            major_seconds: 0,
+            partial_seconds: 0,
+            degraded_seconds: 0,
+            maintenance_seconds: 0,
+            incidents: Vec::new(),
         })
-        .collect()
+        .collect();
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return bars;
+    };
+    let origin = day_start(*first);
+    let limit = (day_start(*last) + Duration::DAY).min(now);
+    if limit <= origin {
+        return bars;
+    }
+    let horizon = (limit - origin).whole_seconds();
+    // Every interval's clipped ends, as seconds from the first day's start: +1 opens, -1 closes.
+    let mut edges: Vec<(i64, i8, usize)> = Vec::new();
+    for interval in intervals {
+        let (s, e) = span(interval, now);
+        let s = (s - origin).whole_seconds().max(0);
+        let e = (e - origin).whole_seconds().min(horizon);
+        if s < e {
+            let rank = usize::from(interval.status.severity());
+            edges.push((s, 1, rank));
+            edges.push((e, -1, rank));
+        }
+    }
+    edges.sort_unstable();
+    // How many intervals of each status are open at the sweep position.
+    let mut open = [0u32; STATUS_RANKS];
+    let mut at = 0;
+    for (position, delta, rank) in edges {
+        if position > at {
+            if let Some(worst) = (0..STATUS_RANKS).rev().find(|r| open[*r] > 0) {
+                spread(&mut bars, at, position, RANKED[worst], weights);
+            }
+            at = position;
+        }
+        if delta > 0 {
+            open[rank] += 1;
+        } else {
+            open[rank] -= 1;
+        }
+    }
+    let window_end = day_start(*last) + Duration::DAY;
+    for incident in incidents {
+        let end = incident.resolved_at.unwrap_or(now);
+        if incident.started_at >= window_end || end <= origin {
+            continue;
+        }
+        let from = ((incident.started_at.max(origin) - origin).whole_days()).max(0) as usize;
+        // The day holding the last instant before `end` (an incident ending at midnight does
+        // not touch the next day).
+        let to = ((end.min(window_end) - origin - Duration::nanoseconds(1)).whole_days()).max(0)
+            as usize;
+        for bar in bars.iter_mut().take(to + 1).skip(from) {
+            bar.incidents
+                .push((incident.id.clone(), incident.name.clone()));
+        }
+    }
+    bars
+}
+
+/// Statuses by [`ComponentStatus::severity`]: a higher rank wins.
+const RANKED: [ComponentStatus; STATUS_RANKS] = [
+    ComponentStatus::Operational,
+    ComponentStatus::UnderMaintenance,
+    ComponentStatus::DegradedPerformance,
+    ComponentStatus::PartialOutage,
+    ComponentStatus::MajorOutage,
+];
+const STATUS_RANKS: usize = 5;
+
+/// Adds `[from, to)` (seconds from the first bar's midnight) at `status` to the bars it covers.
+fn spread(bars: &mut [DayBar], from: i64, to: i64, status: ComponentStatus, weights: &Weights) {
+    const DAY: i64 = 86_400;
+    let mut s = from;
+    while s < to {
+        let index = (s / DAY) as usize;
+        let e = to.min((s / DAY + 1) * DAY);
+        let Some(bar) = bars.get_mut(index) else {
+            return;
+        };
+        let secs = e - s;
+        bar.covered_seconds += secs;
+        bar.weighted_permille_seconds += secs * i64::from(weight_of(weights, status));
+        match status {
+            ComponentStatus::MajorOutage => bar.major_seconds += secs,
+            ComponentStatus::PartialOutage => bar.partial_seconds += secs,
+            ComponentStatus::DegradedPerformance => bar.degraded_seconds += secs,
+            ComponentStatus::UnderMaintenance => bar.maintenance_seconds += secs,
+            ComponentStatus::Operational => {}
+        }
+        s = e;
+    }
 }
 
 /// Uptime over the bars' covered time, as a percentage; None without data.
@@ -401,8 +453,8 @@ pub fn quarter_start(now: OffsetDateTime) -> OffsetDateTime {
 
 /// The quarter so far (`[quarter start, now)`) through the SLA arithmetic with the component's
 /// policy: uptime in percent, or None when coverage is below the policy's minimum.
-pub fn quarter_to_date_uptime(
-    intervals: &[StatusInterval],
+pub fn quarter_to_date_uptime<'a>(
+    intervals: impl IntoIterator<Item = &'a StatusInterval>,
     maintenances: &[&Maintenance],
     policy: &sla::Policy,
     now: OffsetDateTime,
@@ -412,7 +464,7 @@ pub fn quarter_to_date_uptime(
         end: now,
     };
     let observed: Vec<sla::Interval> = intervals
-        .iter()
+        .into_iter()
         .filter_map(|i| {
             let (start, end) = span(i, now);
             // Maintenance weighs nothing; the window itself is excluded by the policy.
@@ -667,6 +719,63 @@ mod tests {
         assert_eq!(bars[0].major_seconds, 3_600);
         assert_eq!(bars[0].partial_seconds, 82_800);
         assert_eq!(bars[0].weighted_permille_seconds, 3_600_000 + 82_800 * 300);
+    }
+
+    #[test]
+    fn ranks_follow_severity() {
+        for (rank, status) in RANKED.iter().enumerate() {
+            assert_eq!(usize::from(status.severity()), rank);
+        }
+    }
+
+    #[test]
+    fn pieces_spanning_days_are_cut_at_midnight_and_incidents_mark_each_day() {
+        use ComponentStatus::*;
+        let now = datetime!(2026-10-08 06:00 UTC);
+        let days = window(now, 4);
+        // Major from 10-05 22:00 to 10-07 01:00 over an operational interval since 10-04.
+        let intervals = vec![
+            interval("api", Operational, datetime!(2026-10-04 00:00 UTC), None),
+            interval(
+                "api",
+                MajorOutage,
+                datetime!(2026-10-05 22:00 UTC),
+                Some(datetime!(2026-10-07 01:00 UTC)),
+            ),
+        ];
+        let mut inc = incident("i1", &[("api", MajorOutage)]);
+        inc.started_at = datetime!(2026-10-05 22:00 UTC);
+        // Resolved exactly at midnight: it does not touch 10-07.
+        inc.resolved_at = Some(datetime!(2026-10-07 00:00 UTC));
+        let bars = daily_bars(&intervals, &[&inc], &days, &Weights::default(), now);
+        assert_eq!(
+            bars.iter().map(|b| b.date).collect::<Vec<_>>(),
+            vec![
+                date!(2026 - 10 - 05),
+                date!(2026 - 10 - 06),
+                date!(2026 - 10 - 07),
+                date!(2026 - 10 - 08)
+            ]
+        );
+        assert_eq!(bars[0].major_seconds, 2 * 3600);
+        assert_eq!(bars[0].covered_seconds, 86_400);
+        assert_eq!(bars[1].major_seconds, 86_400);
+        assert_eq!(bars[2].major_seconds, 3600);
+        assert_eq!(bars[2].covered_seconds, 86_400);
+        assert_eq!(bars[3].major_seconds, 0);
+        assert_eq!(bars[3].covered_seconds, 6 * 3600);
+        let with_incident: Vec<bool> = bars.iter().map(|b| !b.incidents.is_empty()).collect();
+        assert_eq!(with_incident, vec![true, true, false, false]);
+        // Nothing before the window counts, nothing after now.
+        let early = vec![interval(
+            "api",
+            MajorOutage,
+            datetime!(2026-09-01 00:00 UTC),
+            Some(datetime!(2026-10-05 01:00 UTC)),
+        )];
+        let bars = daily_bars(&early, &[], &days, &Weights::default(), now);
+        assert_eq!(bars[0].major_seconds, 3600);
+        assert_eq!(bars[1].covered_seconds, 0);
     }
 
     #[test]

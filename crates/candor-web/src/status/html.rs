@@ -17,7 +17,9 @@ use candor_store::status::{IncidentFilter, StatusStore};
 use time::{Date, Duration, Month, OffsetDateTime, UtcOffset};
 
 use super::current::{self, DayBar, DayLevel};
-use super::{CACHE_CONTROL, Current, PageQuery, Section, cached, layout, load_current};
+use super::{
+    CACHE_CONTROL, Current, PageQuery, Section, StatusCache, cached, layout, load_current,
+};
 use crate::App;
 use crate::cache::CachedResponse;
 use crate::render::{Chrome, markdown_to_safe_html};
@@ -386,7 +388,6 @@ impl GroupDay {
 struct Lookups<'a> {
     days: Vec<Date>,
     from: OffsetDateTime,
-    window_start: OffsetDateTime,
     incidents: HashMap<&'a str, Vec<&'a Incident>>,
     maintenances: HashMap<&'a str, Vec<&'a Maintenance>>,
     statuses: HashMap<&'a str, ComponentStatus>,
@@ -428,7 +429,6 @@ impl<'a> Lookups<'a> {
         Lookups {
             days,
             from: window_start.min(current::quarter_start(now)),
-            window_start,
             incidents: by_incident,
             maintenances: by_maintenance,
             statuses,
@@ -475,6 +475,7 @@ async fn window_events<S: StatusStore>(
 /// The full rows (bars per component) of `sections`: one interval query per component.
 async fn full_sections<S: StatusStore>(
     store: &S,
+    cache: &StatusCache,
     settings: &StatusSettings,
     current: &Current,
     sections: Vec<Section<'_>>,
@@ -483,16 +484,18 @@ async fn full_sections<S: StatusStore>(
     let now = current.now;
     let (incidents, maintenances) = window_events(store, now).await?;
     let look = Lookups::new(current, &incidents, &maintenances);
-    let mut by_component = intervals_by_component(store, look.from, now).await?;
+    let history = cache
+        .component_history(store, look.from, &current.open_intervals)
+        .await?;
     let mut views = Vec::with_capacity(sections.len());
     for section in sections {
         let mut components = Vec::with_capacity(section.components.len());
         let mut worst = ComponentStatus::Operational;
         for c in &section.components {
-            let intervals = by_component.remove(&c.id).unwrap_or_default();
+            let intervals = history.of(&c.id);
             let policy = settings.policy_for(&c.id).policy;
             let bars: Vec<DayBar> = current::daily_bars(
-                &intervals,
+                intervals.clone(),
                 look.incidents_of(&c.id),
                 &look.days,
                 &policy.weights,
@@ -509,7 +512,7 @@ async fn full_sections<S: StatusStore>(
                 uptime_90: current::uptime_percent(&bars)
                     .map_or_else(|| "no data".to_owned(), current::format_percent),
                 quarter: current::quarter_to_date_uptime(
-                    &intervals,
+                    intervals,
                     look.maintenances_of(&c.id),
                     &policy,
                     now,
@@ -543,6 +546,7 @@ async fn full_sections<S: StatusStore>(
 /// component, one pass.
 async fn compact_rows<S: StatusStore>(
     store: &S,
+    cache: &StatusCache,
     settings: &StatusSettings,
     current: &Current,
 ) -> Result<Vec<GroupRowView>, StoreError> {
@@ -550,18 +554,18 @@ async fn compact_rows<S: StatusStore>(
     let (incidents, maintenances) = window_events(store, now).await?;
     let look = Lookups::new(current, &incidents, &maintenances);
     let sections = layout(settings);
-    // Only the bar window: the quarter is not shown here.
-    let mut by_component = intervals_by_component(store, look.window_start, now).await?;
+    let history = cache
+        .component_history(store, look.from, &current.open_intervals)
+        .await?;
     let mut rows = Vec::with_capacity(sections.len());
     for section in sections {
         let mut days = vec![GroupDay::default(); look.days.len()];
         let mut members = Vec::with_capacity(section.components.len());
         let mut worst = ComponentStatus::Operational;
         for c in &section.components {
-            let intervals = by_component.remove(&c.id).unwrap_or_default();
             let policy = settings.policy_for(&c.id).policy;
             let bars = current::daily_bars(
-                &intervals,
+                history.of(&c.id),
                 look.incidents_of(&c.id),
                 &look.days,
                 &policy.weights,
@@ -615,10 +619,11 @@ async fn compact_rows<S: StatusStore>(
 /// published incidents and its maintenance windows.
 pub async fn status_sections<S: StatusStore>(
     store: &S,
+    cache: &StatusCache,
     settings: &StatusSettings,
     current: &Current,
 ) -> Result<Vec<SectionView>, StoreError> {
-    full_sections(store, settings, current, layout(settings), false).await
+    full_sections(store, cache, settings, current, layout(settings), false).await
 }
 
 /// The sections of one group page: the group's, or every ungrouped component for
@@ -673,11 +678,12 @@ pub async fn status_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Res
         let (sections, groups) = if compact {
             (
                 Vec::new(),
-                compact_rows(builder.store(), &s.status, &current).await?,
+                compact_rows(builder.store(), &builder.status_cache, &s.status, &current).await?,
             )
         } else {
             (
-                status_sections(builder.store(), &s.status, &current).await?,
+                status_sections(builder.store(), &builder.status_cache, &s.status, &current)
+                    .await?,
                 Vec::new(),
             )
         };
@@ -754,7 +760,15 @@ pub async fn group_page(
         let current = load_current(builder.store(), &s.status, now).await?;
         // Published settings may have changed since the check above.
         let sections = group_sections(&s.status, &id).unwrap_or_default();
-        let sections = full_sections(builder.store(), &s.status, &current, sections, true).await?;
+        let sections = full_sections(
+            builder.store(),
+            &builder.status_cache,
+            &s.status,
+            &current,
+            sections,
+            true,
+        )
+        .await?;
         let path = format!("/status/groups/{id}");
         let html = GroupPage {
             chrome: &published.chrome,
@@ -1116,21 +1130,4 @@ pub async fn maintenance_page(
         Ok(html_response(StatusCode::OK, html))
     })
     .await
-}
-
-/// Every component's intervals overlapping `[from, to)`, read in one query.
-async fn intervals_by_component<S: StatusStore>(
-    store: &S,
-    from: time::OffsetDateTime,
-    to: time::OffsetDateTime,
-) -> Result<std::collections::HashMap<String, Vec<candor_core::status::StatusInterval>>, StoreError>
-{
-    let mut map: std::collections::HashMap<String, Vec<candor_core::status::StatusInterval>> =
-        std::collections::HashMap::new();
-    for interval in store.intervals_of_kind("component", from, to).await? {
-        map.entry(interval.subject.id().to_owned())
-            .or_default()
-            .push(interval);
-    }
-    Ok(map)
 }

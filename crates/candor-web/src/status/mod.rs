@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use candor_core::status::{
     ComponentSpec, GroupSpec, Incident, Maintenance, MaintenanceStatus, PageIndicator,
-    StatusSettings,
+    StatusInterval, StatusSettings,
 };
 use candor_store::StoreError;
 use candor_store::status::{IncidentFilter, StatusStore};
@@ -55,6 +55,44 @@ pub struct StatusCache {
     entries: Mutex<Entries>,
     rendering: tokio::sync::Mutex<()>,
     epoch: tokio::sync::OnceCell<OffsetDateTime>,
+    history: tokio::sync::Mutex<Option<History>>,
+}
+
+/// How long a copy of closed component intervals is brought up to date before it is read again
+/// in full (a bound on what a log rotation's renumbering could hide from it).
+const HISTORY_RELOAD: StdDuration = StdDuration::from_secs(600);
+
+/// Closed component intervals, kept between renders. A closed interval never changes and every
+/// close is journalled with a rising log index, so after one full read only the intervals closed
+/// since the largest index held are read. A render then costs one small query instead of
+/// reading every interval of the bar window.
+#[derive(Debug)]
+struct History {
+    /// Intervals that ended before this are not held.
+    from: OffsetDateTime,
+    /// The largest log index held.
+    through: Option<u64>,
+    loaded: Instant,
+    by_component: HashMap<String, Arc<Vec<StatusInterval>>>,
+}
+
+/// Each component's intervals overlapping a window: its closed ones (oldest first) and its open
+/// one.
+#[derive(Debug, Default)]
+pub struct ComponentHistory {
+    closed: HashMap<String, Arc<Vec<StatusInterval>>>,
+    open: HashMap<String, StatusInterval>,
+}
+
+impl ComponentHistory {
+    /// The intervals of one component.
+    pub fn of<'a>(&'a self, id: &str) -> impl Iterator<Item = &'a StatusInterval> + Clone + 'a {
+        self.closed
+            .get(id)
+            .map_or(&[][..], |list| list.as_slice())
+            .iter()
+            .chain(self.open.get(id))
+    }
 }
 
 impl StatusCache {
@@ -62,6 +100,63 @@ impl StatusCache {
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.lock().clear();
+    }
+
+    /// Every component's intervals from `from` on: the closed ones from the copy kept here
+    /// (brought up to date with one query), the open ones as given.
+    pub async fn component_history<S: StatusStore>(
+        &self,
+        store: &S,
+        from: OffsetDateTime,
+        open: &[StatusInterval],
+    ) -> Result<ComponentHistory, StoreError> {
+        let mut held = self.history.lock().await;
+        let reusable = held
+            .as_ref()
+            .is_some_and(|h| h.from <= from && h.loaded.elapsed() < HISTORY_RELOAD);
+        if !reusable {
+            *held = None;
+        }
+        let history = match held.as_mut() {
+            Some(h) => h,
+            None => held.insert(History {
+                from,
+                through: None,
+                loaded: Instant::now(),
+                by_component: HashMap::new(),
+            }),
+        };
+        let fresh = store
+            .closed_intervals_of_kind("component", history.from, history.through)
+            .await?;
+        for (index, interval) in fresh {
+            history.through = Some(history.through.map_or(index, |t| t.max(index)));
+            // Closes arrive in index order, which is also each component's time order.
+            Arc::make_mut(
+                history
+                    .by_component
+                    .entry(interval.subject.id().to_owned())
+                    .or_default(),
+            )
+            .push(interval);
+        }
+        // What ended before the window is no longer needed.
+        for list in history.by_component.values_mut() {
+            if list
+                .first()
+                .is_some_and(|i| i.end.is_none_or(|e| e <= from))
+            {
+                Arc::make_mut(list).retain(|i| i.end.is_some_and(|e| e > from));
+            }
+        }
+        history.by_component.retain(|_, list| !list.is_empty());
+        let closed = history.by_component.clone();
+        let open = open
+            .iter()
+            .filter(|i| i.subject.kind() == "component" && i.end.is_none())
+            .map(|i| (i.subject.id().to_owned(), i.clone()))
+            .collect();
+        Ok(ComponentHistory { closed, open })
     }
 
     /// The site's first publication time, computed once.
@@ -167,6 +262,8 @@ pub struct Current {
     pub maintenances: Vec<Maintenance>,
     /// The page indicator.
     pub indicator: PageIndicator,
+    /// Every open status interval (monitors and components).
+    pub open_intervals: Vec<StatusInterval>,
 }
 
 impl Current {
@@ -240,6 +337,7 @@ pub async fn load_current<S: StatusStore>(
         open_incidents,
         maintenances,
         indicator,
+        open_intervals,
     })
 }
 

@@ -832,6 +832,7 @@ mod tests {
                 maintenance("m-later", datetime!(2026-10-09 02:00 UTC)),
             ],
             indicator: PageIndicator::Critical,
+            open_intervals: Vec::new(),
         }
     }
 

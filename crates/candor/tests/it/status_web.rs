@@ -877,3 +877,69 @@ async fn users_affected_is_checked_against_the_policy_and_weighs_the_sla_figure(
     assert!(!out.status.success());
     assert!(out.stderr.contains("is not ID=N"), "{}", out.stderr);
 }
+
+/// The page keeps a copy of closed status intervals between renders and reads only what closed
+/// since: an outage that closes while the server runs must show after the next change, and the
+/// history read before it must stay.
+#[tokio::test]
+async fn intervals_closed_after_a_render_show_on_the_next_one() {
+    use candor_core::status::{ComponentStatus, Subject};
+    use candor_store::status::StatusStore;
+    let dir = status_site();
+    let (server, token) = start(dir.path(), &[]).await;
+    let store = candor_store::Store::open(&candor_core::config::Database::Sqlite(
+        server.data_dir.join("candor.db"),
+    ))
+    .await
+    .unwrap();
+    let today = time::OffsetDateTime::now_utc()
+        .date()
+        .with_time(time::Time::MIDNIGHT)
+        .assume_utc();
+    let (two_days_ago, yesterday) = (
+        today - time::Duration::days(2),
+        today - time::Duration::days(1),
+    );
+    let api = Subject::Component("api".into());
+    let at = |day: time::OffsetDateTime, h: i64| day + time::Duration::hours(h);
+    store
+        .change_status(&api, ComponentStatus::Operational, two_days_ago)
+        .await
+        .unwrap();
+    store
+        .change_status(&api, ComponentStatus::PartialOutage, at(two_days_ago, 6))
+        .await
+        .unwrap();
+    store
+        .change_status(&api, ComponentStatus::Operational, at(two_days_ago, 8))
+        .await
+        .unwrap();
+    let (_, _, before) = get(&server, "/status").await;
+    // 2 h of partial outage at 30 % = 36 minutes.
+    assert!(before.contains("36 minutes of downtime"), "{before}");
+    assert!(!before.contains("major outage 60 min"), "{before}");
+
+    // An outage yesterday closes while the server runs; a change elsewhere invalidates the page.
+    store
+        .change_status(&api, ComponentStatus::MajorOutage, at(yesterday, 10))
+        .await
+        .unwrap();
+    store
+        .change_status(&api, ComponentStatus::Operational, at(yesterday, 11))
+        .await
+        .unwrap();
+    store.close().await;
+    let (status, body) = send(
+        &server,
+        &token,
+        reqwest::Method::PUT,
+        "/api/v1/components/web/override",
+        Some(json!({"status": "degraded_performance"})),
+        None,
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    let (_, _, after) = get(&server, "/status").await;
+    assert!(after.contains("major outage 60 min"), "{after}");
+    assert!(after.contains("36 minutes of downtime"), "{after}");
+}

@@ -1111,3 +1111,81 @@ async fn store_status_users_affected_round_trip_and_reach_the_entries() {
         );
     }
 }
+
+#[tokio::test]
+async fn store_status_closed_intervals_come_with_their_log_index_and_only_after_a_given_one() {
+    for backend in backends().await {
+        let store = backend.open().await;
+        let api = Subject::Component("api".into());
+        let web = Subject::Component("web".into());
+        let monitor = Subject::Monitor("api-https".into());
+        for s in [&api, &web, &monitor] {
+            store
+                .change_status(s, ComponentStatus::Operational, T0)
+                .await
+                .unwrap();
+        }
+        // Nothing is closed yet: open intervals are not history.
+        let none = store
+            .closed_intervals_of_kind("component", T0 - Duration::days(1), None)
+            .await
+            .unwrap();
+        assert!(none.is_empty(), "{}", backend.name());
+        store
+            .change_status(&api, ComponentStatus::MajorOutage, T0 + Duration::hours(1))
+            .await
+            .unwrap();
+        store
+            .change_status(
+                &monitor,
+                ComponentStatus::MajorOutage,
+                T0 + Duration::hours(1),
+            )
+            .await
+            .unwrap();
+        let first = store
+            .closed_intervals_of_kind("component", T0 - Duration::days(1), None)
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 1, "{}", backend.name());
+        let (index, interval) = &first[0];
+        assert_eq!(interval.subject, api, "{}", backend.name());
+        assert_eq!(interval.end, Some(T0 + Duration::hours(1)));
+        store
+            .change_status(
+                &web,
+                ComponentStatus::PartialOutage,
+                T0 + Duration::hours(2),
+            )
+            .await
+            .unwrap();
+        store
+            .change_status(&api, ComponentStatus::Operational, T0 + Duration::hours(3))
+            .await
+            .unwrap();
+        let since = store
+            .closed_intervals_of_kind("component", T0 - Duration::days(1), Some(*index))
+            .await
+            .unwrap();
+        let got: Vec<(String, ComponentStatus)> = since
+            .iter()
+            .map(|(_, i)| (i.subject.id().to_owned(), i.status))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("web".to_owned(), ComponentStatus::Operational),
+                ("api".to_owned(), ComponentStatus::MajorOutage),
+            ],
+            "{}",
+            backend.name()
+        );
+        assert!(since[0].0 > *index && since[1].0 > since[0].0);
+        // Those that ended before the cut-off are left out.
+        let late = store
+            .closed_intervals_of_kind("component", T0 + Duration::hours(2), None)
+            .await
+            .unwrap();
+        assert_eq!(late.len(), 1, "{}", backend.name());
+    }
+}

@@ -196,11 +196,19 @@ fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// `{"id","status"}` per component, plus `users_affected` only when declared, so entries
+/// written before the user-minute formula (and those without a count) keep their bytes.
 fn components_json(components: &[crate::status::AffectedComponent]) -> Value {
     Value::Array(
         components
             .iter()
-            .map(|c| json!({ "id": c.component_id, "status": c.status.as_str() }))
+            .map(|c| {
+                let mut item = json!({ "id": c.component_id, "status": c.status.as_str() });
+                if let (Some(n), Value::Object(map)) = (c.users_affected, &mut item) {
+                    map.insert("users_affected".into(), json!(n));
+                }
+                item
+            })
             .collect(),
     )
 }
@@ -490,6 +498,7 @@ mod tests {
             components: vec![AffectedComponent {
                 component_id: "api".into(),
                 status: ComponentStatus::PartialOutage,
+                users_affected: None,
             }],
             updates: Vec::new(),
         };
@@ -497,6 +506,22 @@ mod tests {
             String::from_utf8(incident_record(&incident, "We are looking").unwrap().bytes).unwrap();
         assert!(!text.contains("Secret"), "{text}");
         assert!(text.contains(r#""components":[{"id":"api","status":"partial_outage"}]"#));
+        // A declared count of users affected is added to its component, and only then.
+        let mut counted = incident.clone();
+        counted.components[0].users_affected = Some(300);
+        let counted_text =
+            String::from_utf8(incident_record(&counted, "We are looking").unwrap().bytes).unwrap();
+        assert!(
+            counted_text.contains(
+                r#""components":[{"id":"api","status":"partial_outage","users_affected":300}]"#
+            ),
+            "{counted_text}"
+        );
+        assert_eq!(
+            counted_text.replace(r#","users_affected":300"#, ""),
+            text,
+            "nothing else changes"
+        );
         assert!(text.contains(r#""resolved_at":null"#));
         assert!(text.contains(&hex::encode(Sha256::digest(b"We are looking"))));
         let item = sample_item(&SampleRecord {

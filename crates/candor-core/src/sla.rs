@@ -9,6 +9,11 @@
 //!   else.
 //! - Coverage is the share of the remaining period that has data; below the policy's minimum the
 //!   report says "insufficient data" instead of inventing availability.
+//! - Periods are calendar months or quarters cut in UTC, a fixed offset or a named IANA zone
+//!   ([`Zone`]); a named zone's offset is taken at each boundary instant, so a month that
+//!   contains a daylight-saving change is an hour longer or shorter.
+
+use std::collections::BTreeMap;
 
 use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
 
@@ -118,9 +123,45 @@ pub struct Interval {
     pub end: OffsetDateTime,
     /// The impact during it.
     pub impact: Impact,
+    /// How many users it affected, when an incident declared it; under the user-minute formula
+    /// this replaces the impact's weight (users affected / users, at most 1).
+    pub users_affected: Option<u64>,
 }
 
-/// A calendar period in UTC: `[start, end)`.
+/// How downtime is turned into uptime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Formula {
+    /// Uptime = (counted seconds − weighted downtime seconds) / counted seconds.
+    #[default]
+    Time,
+    /// Microsoft's Online Services definition: uptime = (user minutes − downtime) / user
+    /// minutes, where user minutes = counted minutes × `users` and downtime = Σ minutes × users
+    /// affected (intervals without a declared count weigh `users` × their impact's weight).
+    UserMinutes {
+        /// The component's user count (above 0).
+        users: u64,
+    },
+}
+
+impl Formula {
+    /// The spelling in report JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Formula::Time => "time",
+            Formula::UserMinutes { .. } => "user_minutes",
+        }
+    }
+
+    /// The user count, under the user-minute formula.
+    pub fn users(self) -> Option<u64> {
+        match self {
+            Formula::Time => None,
+            Formula::UserMinutes { users } => Some(users),
+        }
+    }
+}
+
+/// A calendar period: `[start, end)`, both instants in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
     /// First instant.
@@ -137,6 +178,13 @@ impl Period {
 
     /// Like [`Period::parse`], with the calendar cut at a fixed offset from UTC.
     pub fn parse_at(text: &str, offset: UtcOffset) -> Result<Period, String> {
+        Period::parse_in(text, &Zone::fixed(offset))
+    }
+
+    /// Like [`Period::parse`], with the calendar cut in a zone: the period runs from local
+    /// midnight on its first day to local midnight on the day after it, each converted with the
+    /// offset in force at that instant (so a Berlin October is 745 hours long).
+    pub fn parse_in(text: &str, zone: &Zone) -> Result<Period, String> {
         let bad = || {
             format!(
                 "\"{text}\" is not a period: use a month like 2026-10 or a quarter like 2026-Q4"
@@ -157,12 +205,12 @@ impl Period {
             }
             (m, 1)
         };
-        let start = month_start(year, first_month, offset).ok_or_else(bad)?;
+        let start = month_start(year, first_month, zone).ok_or_else(bad)?;
         let end_month = first_month + months;
         let end = if end_month > 12 {
-            month_start(year + 1, end_month - 12, offset)
+            month_start(year + 1, end_month - 12, zone)
         } else {
-            month_start(year, end_month, offset)
+            month_start(year, end_month, zone)
         }
         .ok_or_else(bad)?;
         Ok(Period { start, end })
@@ -174,17 +222,124 @@ impl Period {
     }
 }
 
-fn month_start(year: i32, month: u8, offset: UtcOffset) -> Option<OffsetDateTime> {
+fn month_start(year: i32, month: u8, zone: &Zone) -> Option<OffsetDateTime> {
     let month = Month::try_from(month).ok()?;
     let date = Date::from_calendar_date(year, month, 1).ok()?;
-    Some(
-        date.with_time(Time::MIDNIGHT)
-            .assume_offset(offset)
-            .to_offset(UtcOffset::UTC),
-    )
+    zone.start_of_day(date)
 }
 
-/// Parses a policy's time zone: `UTC`, `Z` or a fixed offset such as `+02:00` / `-05:30`.
+/// The clock a policy's calendar is cut in: UTC, a fixed offset, or a named IANA zone whose
+/// offset may change within a period (daylight saving). The zone database is compiled into the
+/// binary, so the same name gives the same periods on every machine running the same build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    name: String,
+    rule: ZoneRule,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ZoneRule {
+    Fixed(UtcOffset),
+    Named(jiff::tz::TimeZone),
+}
+
+impl Zone {
+    /// UTC.
+    pub fn utc() -> Zone {
+        Zone {
+            name: "UTC".to_owned(),
+            rule: ZoneRule::Fixed(UtcOffset::UTC),
+        }
+    }
+
+    /// A fixed offset, named `+01:00` (`UTC` for zero).
+    pub fn fixed(offset: UtcOffset) -> Zone {
+        if offset == UtcOffset::UTC {
+            return Zone::utc();
+        }
+        let (h, m, _) = offset.as_hms();
+        let sign = if offset.is_negative() { '-' } else { '+' };
+        Zone {
+            name: format!("{sign}{:02}:{:02}", h.unsigned_abs(), m.unsigned_abs()),
+            rule: ZoneRule::Fixed(offset),
+        }
+    }
+
+    /// Parses a policy's time zone: `UTC`, `Z`, a fixed offset such as `+02:00` / `-05:30`, or
+    /// an IANA name such as `Europe/Berlin` (matched without regard to case). A fixed offset
+    /// keeps its spelling as its name; a named zone takes the database's spelling.
+    pub fn parse(text: &str) -> Result<Zone, String> {
+        let t = text.trim();
+        if t.starts_with(['+', '-']) || t.eq_ignore_ascii_case("utc") || t == "Z" {
+            return Ok(Zone {
+                name: t.to_owned(),
+                rule: ZoneRule::Fixed(parse_offset(t)?),
+            });
+        }
+        let unknown = || {
+            format!(
+                "\"{t}\" is not a time zone Candor knows: write UTC, a fixed offset such as +01:00, or an IANA zone name such as Europe/Berlin or America/New_York"
+            )
+        };
+        let tz = jiff::tz::TimeZoneDatabase::bundled()
+            .get(t)
+            .map_err(|_| unknown())?;
+        match tz.iana_name() {
+            Some(name) if !name.eq_ignore_ascii_case("Etc/Unknown") => Ok(Zone {
+                name: name.to_owned(),
+                rule: ZoneRule::Named(tz.clone()),
+            }),
+            _ => Err(unknown()),
+        }
+    }
+
+    /// What reports and log entries call it: `UTC`, `+01:00` or `Europe/Berlin`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The offset from UTC in force at an instant.
+    pub fn offset_at(&self, at: OffsetDateTime) -> UtcOffset {
+        match &self.rule {
+            ZoneRule::Fixed(offset) => *offset,
+            ZoneRule::Named(tz) => jiff::Timestamp::from_second(at.unix_timestamp())
+                .ok()
+                .and_then(|ts| UtcOffset::from_whole_seconds(tz.to_offset(ts).seconds()).ok())
+                .unwrap_or(UtcOffset::UTC),
+        }
+    }
+
+    /// The first instant of the local calendar month that contains `at`.
+    pub fn start_of_month(&self, at: OffsetDateTime) -> Option<OffsetDateTime> {
+        let local = at.to_offset(self.offset_at(at));
+        self.start_of_day(local.date().replace_day(1).ok()?)
+    }
+
+    /// The first instant of a local calendar day, in UTC. Where the zone skips local midnight
+    /// (a change at 00:00), the day starts at the first local time that exists.
+    pub fn start_of_day(&self, date: Date) -> Option<OffsetDateTime> {
+        match &self.rule {
+            ZoneRule::Fixed(offset) => Some(
+                date.with_time(Time::MIDNIGHT)
+                    .assume_offset(*offset)
+                    .to_offset(UtcOffset::UTC),
+            ),
+            ZoneRule::Named(tz) => {
+                let civil = jiff::civil::Date::new(
+                    i16::try_from(date.year()).ok()?,
+                    i8::try_from(u8::from(date.month())).ok()?,
+                    i8::try_from(date.day()).ok()?,
+                )
+                .ok()?
+                .at(0, 0, 0, 0);
+                let instant = tz.to_ambiguous_timestamp(civil).compatible().ok()?;
+                OffsetDateTime::from_unix_timestamp(instant.as_second()).ok()
+            }
+        }
+    }
+}
+
+/// Parses a fixed offset: `UTC`, `Z` or `+02:00` / `-05:30`.
 pub fn parse_offset(text: &str) -> Result<UtcOffset, String> {
     let t = text.trim();
     if t.eq_ignore_ascii_case("utc") || t == "Z" || t == "+00:00" {
@@ -192,7 +347,7 @@ pub fn parse_offset(text: &str) -> Result<UtcOffset, String> {
     }
     let bad = || {
         format!(
-            "\"{t}\" is not a time zone Candor can use: write UTC or a fixed offset such as +01:00 (named zones like Europe/Berlin are not supported, because their offsets change during a period)"
+            "\"{t}\" is not a fixed offset Candor can use: write it as +01:00 or -05:30 (hours up to 14), or use an IANA zone name such as Europe/Berlin"
         )
     };
     let (sign, rest) = match t.as_bytes().first() {
@@ -223,8 +378,14 @@ pub struct Report {
     pub counted_seconds: i64,
     /// Seconds of the counted time that have data.
     pub covered_seconds: i64,
-    /// Weighted downtime, in per-mille seconds (1000 = one second of full downtime).
+    /// Weighted downtime, in per-mille seconds (1000 = one second of full downtime). Under the
+    /// user-minute formula: the user-weighted downtime divided by the user count, rounded down.
     pub weighted_downtime_permille_seconds: i64,
+    /// The formula applied.
+    pub formula: Formula,
+    /// Under the user-minute formula, the exact downtime in per-mille user-seconds (1000 = one
+    /// user unable to work for one second); None under the time formula.
+    pub weighted_downtime_permille_user_seconds: Option<i64>,
     /// Uptime in parts per billion, rounded down; None with insufficient data.
     pub uptime_ppb: Option<u64>,
     /// Whether coverage was below the policy's minimum.
@@ -249,14 +410,7 @@ impl Report {
     }
 }
 
-const SLOT_IMPACTS: [Impact; 4] = [
-    Impact::Operational,
-    Impact::Degraded,
-    Impact::Partial,
-    Impact::Major,
-];
-
-fn impact_slot(impact: Impact) -> usize {
+fn impact_rank(impact: Impact) -> u8 {
     match impact {
         Impact::Operational => 0,
         Impact::Degraded => 1,
@@ -315,13 +469,31 @@ fn total(spans: &[(i64, i64)]) -> i64 {
     spans.iter().map(|(s, e)| e - s).sum()
 }
 
-/// Computes the period's report from observed intervals and announced maintenance windows.
+/// Computes the period's report from observed intervals and announced maintenance windows,
+/// under the time formula.
 pub fn compute(
     period: Period,
     observed: &[Interval],
     maintenance: &[(OffsetDateTime, OffsetDateTime)],
     policy: &Policy,
 ) -> Report {
+    compute_with(period, observed, maintenance, policy, Formula::Time)
+}
+
+/// Computes the period's report under a formula.
+///
+/// Every figure is an integer in one unit: a per-mille second per user, so one second of full
+/// downtime is 1000 × users units under the user-minute formula (users = 1 under the time
+/// formula). An interval weighs its impact's per-mille weight × users, or, when it declares the
+/// users it affected and the formula counts users, 1000 × users affected (at most 1000 × users).
+pub fn compute_with(
+    period: Period,
+    observed: &[Interval],
+    maintenance: &[(OffsetDateTime, OffsetDateTime)],
+    policy: &Policy,
+    formula: Formula,
+) -> Report {
+    let users = i128::from(formula.users().unwrap_or(1).max(1));
     let period_seconds = period.seconds().max(0);
     let holes = if policy.exclude_maintenance {
         union(
@@ -343,55 +515,66 @@ pub fn compute(
         .collect();
     let covered_seconds = total(&minus(&union(observed_spans), &holes));
 
-    // Weighted downtime: sweep the boundaries once, keeping a count of the intervals of each
-    // impact that are open; in each piece the worst impact present counts, once.
-    let mut events: Vec<(i64, i32, usize)> = Vec::with_capacity(observed.len() * 2);
+    // Each interval's rank and weight (units per second). Under the time formula the worst
+    // impact present counts (rank = impact); under the user-minute formula the largest weight.
+    let rank_and_weight = |i: &Interval| -> (u8, i128) {
+        let by_impact = i128::from(policy.weights.of(i.impact)) * users;
+        match (formula, i.users_affected) {
+            // Operational time affects nobody, whatever count it carries.
+            (Formula::UserMinutes { .. }, Some(affected)) if i.impact != Impact::Operational => {
+                (0, i128::from(affected).min(users) * 1000)
+            }
+            (Formula::UserMinutes { .. }, _) => (0, by_impact),
+            (Formula::Time, _) => (impact_rank(i.impact), by_impact),
+        }
+    };
+
+    // Weighted downtime: sweep the boundaries once, keeping a count of the open intervals of
+    // each (rank, weight); in each piece the worst present counts, once.
+    let mut events: Vec<(i64, i32, (u8, i128))> = Vec::with_capacity(observed.len() * 2);
     for i in observed {
         if let Some((s, e)) = clip(&period, i.start, i.end) {
-            let slot = impact_slot(i.impact);
-            events.push((s, 1, slot));
-            events.push((e, -1, slot));
+            let key = rank_and_weight(i);
+            events.push((s, 1, key));
+            events.push((e, -1, key));
         }
     }
     events.sort_unstable();
-    let mut open = [0i32; 4];
-    let mut weighted: i64 = 0;
+    let mut open: BTreeMap<(u8, i128), i32> = BTreeMap::new();
+    let mut weighted: i128 = 0;
     let mut cursor: Option<i64> = None;
     let mut hole_index = 0usize;
-    for (point, delta, slot) in events {
+    for (point, delta, key) in events {
         if let Some(from) = cursor
             && point > from
         {
-            let worst = (0..4)
-                .rev()
-                .find(|&k| open[k] > 0)
-                .map_or(0, |k| policy.weights.of(SLOT_IMPACTS[k]));
+            let worst = open.last_key_value().map_or(0, |((_, w), _)| *w);
             if worst > 0 {
                 // Holes are sorted; skip those wholly before this piece.
                 while hole_index < holes.len() && holes[hole_index].1 <= from {
                     hole_index += 1;
                 }
                 let seconds = total(&minus(&[(from, point)], &holes[hole_index..]));
-                weighted += seconds * i64::from(worst);
+                weighted += i128::from(seconds) * worst;
             }
         }
-        open[slot] += delta;
+        let count = open.entry(key).or_insert(0);
+        *count += delta;
+        if *count == 0 {
+            open.remove(&key);
+        }
         cursor = Some(point);
     }
 
-    let counted_permille = counted_seconds * 1000;
+    let counted = i128::from(counted_seconds) * 1000 * users;
     let insufficient_data = counted_seconds <= 0
         || i128::from(covered_seconds) * 1_000_000
             < i128::from(policy.min_coverage_ppm) * i128::from(counted_seconds);
-    let up_permille = counted_permille - weighted;
+    let up = counted - weighted;
     // below(ppm): uptime < ppm / 1e6  <=>  up * 1e6 < ppm * counted, all in integers.
-    let below = |ppm: u32| {
-        i128::from(up_permille) * 1_000_000 < i128::from(ppm) * i128::from(counted_permille)
-    };
-    let uptime_ppb = (!insufficient_data).then(|| {
-        u64::try_from(i128::from(up_permille) * 1_000_000_000 / i128::from(counted_permille))
-            .unwrap_or(0)
-    });
+    let below = |ppm: u32| up * 1_000_000 < i128::from(ppm) * counted;
+    let uptime_ppb =
+        (!insufficient_data).then(|| u64::try_from(up * 1_000_000_000 / counted).unwrap_or(0));
     let target_met = !insufficient_data && !below(policy.target_ppm);
     let credit_percent = if insufficient_data {
         0
@@ -404,23 +587,25 @@ pub fn compute(
             .max()
             .unwrap_or(0)
     };
-    // Allowed downtime = counted × (1 − target), in per-mille seconds, rounded down.
-    let allowed = i128::from(counted_permille)
-        * i128::from(1_000_000 - policy.target_ppm.min(1_000_000))
-        / 1_000_000;
-    let error_budget_left_permille_seconds = i64::try_from(allowed).unwrap_or(i64::MAX) - weighted;
+    // Allowed downtime = counted × (1 − target), rounded down.
+    let allowed = counted * i128::from(1_000_000 - policy.target_ppm.min(1_000_000)) / 1_000_000;
+    let per_user = |units: i128| i64::try_from(units.div_euclid(users)).unwrap_or(i64::MAX);
 
     Report {
         period,
         excluded_seconds,
         counted_seconds,
         covered_seconds,
-        weighted_downtime_permille_seconds: weighted,
+        weighted_downtime_permille_seconds: per_user(weighted),
+        formula,
+        weighted_downtime_permille_user_seconds: formula
+            .users()
+            .map(|_| i64::try_from(weighted).unwrap_or(i64::MAX)),
         uptime_ppb,
         insufficient_data,
         target_met,
         credit_percent,
-        error_budget_left_permille_seconds,
+        error_budget_left_permille_seconds: per_user(allowed - weighted),
     }
 }
 
@@ -445,11 +630,13 @@ mod tests {
                 start: p.start,
                 end: p.end,
                 impact: Impact::Operational,
+                users_affected: None,
             },
             Interval {
                 start: p.start,
                 end: at(&p, down),
                 impact: Impact::Major,
+                users_affected: None,
             },
         ]
     }
@@ -472,6 +659,91 @@ mod tests {
         assert_eq!(d.end, datetime!(2027-01-01 00:00 UTC));
         for bad in ["2026", "2026-13", "2026-1", "2026-Q5", "26-10x", "october"] {
             assert!(Period::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_berlin_october_starts_and_ends_at_local_midnight_across_the_dst_change() {
+        let berlin = Zone::parse("Europe/Berlin").unwrap();
+        assert_eq!(berlin.name(), "Europe/Berlin");
+        let oct = Period::parse_in("2026-10", &berlin).unwrap();
+        // CEST (+02:00) at the start, CET (+01:00) at the end: clocks go back on 25 October.
+        assert_eq!(oct.start, datetime!(2026-09-30 22:00 UTC));
+        assert_eq!(oct.end, datetime!(2026-10-31 23:00 UTC));
+        assert_eq!(oct.seconds(), 745 * 3_600);
+        assert_eq!(berlin.offset_at(oct.start), time::macros::offset!(+2));
+        assert_eq!(berlin.offset_at(oct.end), time::macros::offset!(+1));
+        // Half an hour after the end it is already November in Berlin.
+        assert_eq!(
+            berlin.start_of_month(datetime!(2026-10-31 23:30 UTC)),
+            Some(oct.end)
+        );
+        assert_eq!(
+            berlin.start_of_month(datetime!(2026-10-31 22:30 UTC)),
+            Some(oct.start)
+        );
+        // March loses the hour.
+        let march = Period::parse_in("2026-03", &berlin).unwrap();
+        assert_eq!(march.seconds(), 743 * 3_600);
+    }
+
+    #[test]
+    fn a_quarter_across_a_dst_change_is_cut_at_local_midnights() {
+        let berlin = Zone::parse("europe/berlin").unwrap();
+        assert_eq!(berlin.name(), "Europe/Berlin", "the database's spelling");
+        let q1 = Period::parse_in("2026-Q1", &berlin).unwrap();
+        assert_eq!(q1.start, datetime!(2025-12-31 23:00 UTC));
+        assert_eq!(q1.end, datetime!(2026-03-31 22:00 UTC));
+        assert_eq!(q1.seconds(), (90 * 24 - 1) * 3_600);
+        let new_york = Zone::parse("America/New_York").unwrap();
+        let q4 = Period::parse_in("2026-Q4", &new_york).unwrap();
+        assert_eq!(q4.start, datetime!(2026-10-01 04:00 UTC));
+        assert_eq!(q4.end, datetime!(2027-01-01 05:00 UTC));
+        assert_eq!(q4.seconds(), (92 * 24 + 1) * 3_600);
+    }
+
+    #[test]
+    fn fixed_offsets_and_utc_are_unchanged() {
+        let plus_two = Zone::parse("+02:00").unwrap();
+        assert_eq!(plus_two.name(), "+02:00");
+        let oct = Period::parse_in("2026-10", &plus_two).unwrap();
+        assert_eq!(oct.start, datetime!(2026-09-30 22:00 UTC));
+        assert_eq!(oct.end, datetime!(2026-10-31 22:00 UTC));
+        assert_eq!(oct.seconds(), 31 * 86_400);
+        assert_eq!(
+            oct,
+            Period::parse_at("2026-10", time::macros::offset!(+2)).unwrap()
+        );
+        let minus = Zone::parse("-05:30").unwrap();
+        assert_eq!(
+            Period::parse_in("2026-Q1", &minus).unwrap().start,
+            datetime!(2026-01-01 05:30 UTC)
+        );
+        for utc in ["UTC", "utc", "Z"] {
+            let z = Zone::parse(utc).unwrap();
+            assert_eq!(z.name(), utc);
+            assert_eq!(
+                Period::parse_in("2026-10", &z).unwrap(),
+                Period::parse("2026-10").unwrap()
+            );
+        }
+        assert_eq!(Zone::fixed(time::macros::offset!(-5:30)).name(), "-05:30");
+        assert_eq!(Zone::fixed(UtcOffset::UTC), Zone::utc());
+    }
+
+    #[test]
+    fn unknown_zones_and_bad_offsets_are_refused_by_name() {
+        for bad in ["Europe/Berln", "Mars/Olympus", "Etc/Unknown", "CEST-ish"] {
+            let err = Zone::parse(bad).unwrap_err();
+            assert!(err.contains(&format!("\"{bad}\"")), "{err}");
+            assert!(
+                err.contains("IANA zone name such as Europe/Berlin"),
+                "{err}"
+            );
+        }
+        for bad in ["+1:00", "+15:00", "-05:60", "+0100"] {
+            let err = Zone::parse(bad).unwrap_err();
+            assert!(err.contains("not a fixed offset"), "{err}");
         }
     }
 
@@ -513,17 +785,20 @@ mod tests {
             start: p.start,
             end: p.end,
             impact: Impact::Operational,
+            users_affected: None,
         }];
         // Two major outages overlapping by 600 s: 1,800 + 1,800 − 600 = 3,000 s.
         obs.push(Interval {
             start: at(&p, 1_000),
             end: at(&p, 2_800),
             impact: Impact::Major,
+            users_affected: None,
         });
         obs.push(Interval {
             start: at(&p, 2_200),
             end: at(&p, 4_000),
             impact: Impact::Major,
+            users_affected: None,
         });
         let r = compute(p, &obs, &[], &Policy::default());
         assert_eq!(r.weighted_downtime_permille_seconds, 3_000 * 1000);
@@ -532,6 +807,7 @@ mod tests {
             start: at(&p, 3_000),
             end: at(&p, 5_000),
             impact: Impact::Partial,
+            users_affected: None,
         });
         let r = compute(p, &obs, &[], &Policy::default());
         assert_eq!(
@@ -543,6 +819,7 @@ mod tests {
             start: at(&p, 10_000),
             end: at(&p, 20_000),
             impact: Impact::Degraded,
+            users_affected: None,
         });
         assert_eq!(
             compute(p, &obs, &[], &Policy::default()).weighted_downtime_permille_seconds,
@@ -559,6 +836,7 @@ mod tests {
             start: at(&p, 3_600),
             end: at(&p, 3 * 3_600),
             impact: Impact::Major,
+            users_affected: None,
         });
         let window = [(at(&p, 0), at(&p, 4 * 3_600))];
         let r = compute(p, &obs, &window, &Policy::default());
@@ -584,6 +862,7 @@ mod tests {
             start: p.start,
             end: at(&p, 20 * 86_400),
             impact: Impact::Operational,
+            users_affected: None,
         }];
         let r = compute(p, &obs, &[], &Policy::default());
         assert!(r.insufficient_data);
@@ -596,6 +875,7 @@ mod tests {
             start: p.start - time::Duration::days(40),
             end: p.start,
             impact: Impact::Major,
+            users_affected: None,
         }];
         let r = compute(p, &outside, &[], &Policy::default());
         assert_eq!(

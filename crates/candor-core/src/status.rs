@@ -394,6 +394,9 @@ pub struct AffectedComponent {
     pub component_id: String,
     /// Its status during the incident.
     pub status: ComponentStatus,
+    /// How many of the component's users it affected, when declared (for the user-minute
+    /// formula; at most the user count of the component's SLA policy).
+    pub users_affected: Option<u64>,
 }
 
 /// One entry of an incident's timeline.
@@ -689,10 +692,40 @@ pub struct SlaPolicySpec {
     pub source: DowntimeSource,
     /// `month` or `quarter`: the period reports close on.
     pub period: SlaPeriodKind,
-    /// The IANA time zone periods are cut in; None = UTC. Recorded in every report.
+    /// The zone periods are cut in (`+01:00`, or an IANA name such as `Europe/Berlin`, as
+    /// [`crate::sla::Zone::name`] spells it); None = UTC. Recorded in every report.
     pub time_zone: Option<String>,
     /// For the user-minute formula: users per component (downtime weighted by users affected).
     pub user_counts: Vec<(String, u64)>,
+}
+
+impl SlaPolicySpec {
+    /// The user count it declares for a component (`users = { api = 1200 }`).
+    pub fn users_of(&self, component_id: &str) -> Option<u64> {
+        self.user_counts
+            .iter()
+            .find(|(c, _)| c == component_id)
+            .map(|(_, n)| *n)
+    }
+
+    /// The formula a component's figures use: user minutes when the policy counts the
+    /// component's users and downtime comes from incidents (or both), time otherwise.
+    pub fn formula_for(&self, component_id: &str) -> crate::sla::Formula {
+        match (self.source, self.users_of(component_id)) {
+            (DowntimeSource::Incidents | DowntimeSource::Both, Some(users)) if users > 0 => {
+                crate::sla::Formula::UserMinutes { users }
+            }
+            _ => crate::sla::Formula::Time,
+        }
+    }
+
+    /// The zone its periods are cut in (UTC when none is named).
+    pub fn zone(&self) -> Result<crate::sla::Zone, String> {
+        match &self.time_zone {
+            Some(z) => crate::sla::Zone::parse(z),
+            None => Ok(crate::sla::Zone::utc()),
+        }
+    }
 }
 
 /// The period an SLA policy closes on.

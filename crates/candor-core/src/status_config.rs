@@ -78,7 +78,7 @@ pub struct SlaSection {
     pub weights: Option<Spanned<toml::Table>>,
     /// Whether announced maintenance is excluded (default true).
     pub exclude_maintenance: Option<bool>,
-    /// `UTC` (default) or a fixed offset.
+    /// `UTC` (default), a fixed offset (`+01:00`) or an IANA zone name (`Europe/Berlin`).
     pub time_zone: Option<Spanned<String>>,
     /// Minimum coverage, percent (default 90).
     pub min_coverage: Option<Spanned<toml::Value>>,
@@ -111,6 +111,9 @@ pub struct Sections<'a> {
     /// `[[sla]]`
     pub sla: &'a [SlaSection],
 }
+
+/// The largest user count a policy may declare for a component.
+pub const MAX_USERS: u64 = 1_000_000_000;
 
 /// Parses a percentage written as a string or number (`"99.95"`, `99.9`, `100`) into parts
 /// per million, exactly: at most four decimals.
@@ -499,10 +502,10 @@ pub fn resolve(
             },
         };
         let time_zone = s.time_zone.as_ref().and_then(|z| {
-            sla::parse_offset(z.get_ref())
+            sla::Zone::parse(z.get_ref())
                 .map_err(|m| push(z.span(), "sla.time_zone", m))
                 .ok()
-                .map(|_| z.get_ref().trim().to_owned())
+                .map(|zone| zone.name().to_owned())
         });
         let mut user_counts = Vec::new();
         if let Some(users) = &s.users {
@@ -518,11 +521,16 @@ pub fn resolve(
                     );
                 }
                 match n.as_integer().and_then(|n| u64::try_from(n).ok()) {
-                    Some(n) if n > 0 => user_counts.push((cid.clone(), n)),
+                    // The cap keeps the user-minute arithmetic of a quarter within 64 bits.
+                    Some(n) if (1..=MAX_USERS).contains(&n) => {
+                        user_counts.push((cid.clone(), n));
+                    }
                     _ => push(
                         users.span(),
                         "sla.users",
-                        format!("the user count of \"{cid}\" must be a whole number above 0"),
+                        format!(
+                            "the user count of \"{cid}\" must be a whole number from 1 to 1000000000"
+                        ),
                     ),
                 }
             }
@@ -626,6 +634,30 @@ users = { api = 1200 }
         assert_eq!(p.policy.tiers.len(), 2);
         assert_eq!(p.source, DowntimeSource::Both);
         assert_eq!(p.user_counts, vec![("api".to_owned(), 1200)]);
+    }
+
+    #[test]
+    fn time_zones_take_iana_names_and_refuse_unknown_ones_at_their_line() {
+        let (s, problems) = load(
+            "[[components]]\nid = \"api\"\nname = \"API\"\n\n[[sla]]\nid = \"eu\"\ncomponents = [\"api\"]\ntime_zone = \"europe/berlin\"\n\n[[sla]]\nid = \"fixed\"\ntime_zone = \"+01:00\"\n",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            s.policy_for("api").time_zone.as_deref(),
+            Some("Europe/Berlin")
+        );
+        assert_eq!(s.sla[1].time_zone.as_deref(), Some("+01:00"));
+        let (_, problems) = load(
+            "[[components]]\nid = \"api\"\nname = \"API\"\n\n[[sla]]\nid = \"eu\"\n\ntime_zone = \"Europe/Berln\"\n",
+        );
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 1, "{text:?}");
+        assert!(
+            text[0]
+                .starts_with("candor.toml:8: `sla.time_zone`: \"Europe/Berln\" is not a time zone"),
+            "{text:?}"
+        );
+        assert!(text[0].contains("IANA zone name"), "{text:?}");
     }
 
     #[test]

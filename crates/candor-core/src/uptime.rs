@@ -76,6 +76,7 @@ pub fn sla_intervals(
             start: i.start,
             end,
             impact,
+            users_affected: None,
         });
     }
     if matches!(source, DowntimeSource::Incidents | DowntimeSource::Both) {
@@ -100,7 +101,9 @@ fn incident_intervals(
     }
     let mut updates: Vec<_> = incident.updates.iter().collect();
     updates.sort_by_key(|u| u.display_at);
-    let mut changes: Vec<(OffsetDateTime, Impact)> = updates
+    // Each change sets the status and the users affected (a count applies until the next
+    // update naming the component, like its status).
+    let mut changes: Vec<(OffsetDateTime, Impact, Option<u64>)> = updates
         .iter()
         .filter_map(|u| {
             u.affected
@@ -110,6 +113,7 @@ fn incident_intervals(
                     (
                         u.display_at,
                         a.status.impact().unwrap_or(Impact::Operational),
+                        a.users_affected,
                     )
                 })
         })
@@ -123,6 +127,7 @@ fn incident_intervals(
             Some(a) => changes.push((
                 incident.started_at,
                 a.status.impact().unwrap_or(Impact::Operational),
+                a.users_affected,
             )),
             None => return Vec::new(),
         }
@@ -130,7 +135,7 @@ fn incident_intervals(
     // The first status applies from the incident's start.
     changes[0].0 = incident.started_at;
     let mut out = Vec::new();
-    for (k, (from, impact)) in changes.iter().enumerate() {
+    for (k, (from, impact, users_affected)) in changes.iter().enumerate() {
         let to = changes.get(k + 1).map_or(end, |next| next.0).min(end);
         let from = (*from).max(incident.started_at);
         if to > from && *impact != Impact::Operational {
@@ -138,6 +143,7 @@ fn incident_intervals(
                 start: from,
                 end: to,
                 impact: *impact,
+                users_affected: *users_affected,
             });
         }
     }
@@ -164,11 +170,8 @@ pub fn component_report(
     records: &Records<'_>,
     now: OffsetDateTime,
 ) -> Result<ComponentReport, String> {
-    let (offset, zone) = match &spec.time_zone {
-        Some(z) => (sla::parse_offset(z)?, z.clone()),
-        None => (time::UtcOffset::UTC, "UTC".to_owned()),
-    };
-    let full = Period::parse_at(period_label, offset)?;
+    let zone = spec.zone()?;
+    let full = Period::parse_in(period_label, &zone)?;
     if full.start >= now {
         return Err(format!(
             "the period {period_label} has not started yet (it starts {})",
@@ -182,7 +185,13 @@ pub fn component_report(
     };
     let intervals = sla_intervals(spec.source, component_id, records, now);
     let windows = announced_windows(component_id, records.maintenances);
-    let report = sla::compute(period, &intervals, &windows, &spec.policy);
+    let report = sla::compute_with(
+        period,
+        &intervals,
+        &windows,
+        &spec.policy,
+        spec.formula_for(component_id),
+    );
     let overlaps = |s: OffsetDateTime, e: OffsetDateTime| s < period.end && e > period.start;
     let incidents = records
         .incidents
@@ -203,7 +212,7 @@ pub fn component_report(
         component_id: component_id.to_owned(),
         policy_id: spec.id.clone(),
         period_label: period_label.to_owned(),
-        time_zone: zone,
+        time_zone: zone.name().to_owned(),
         complete,
         source: spec.source,
         report,
@@ -240,8 +249,12 @@ impl ComponentReport {
         percent_from_ppb(u64::try_from(ppb).unwrap_or(0))
     }
 
-    /// The report as JSON: integers only (exact), plus a display string for the uptime. This is
-    /// what the API returns and what a closed period's `sla.report` entry commits to.
+    /// The report as JSON: integers only (exact), plus display strings for the uptime (and the
+    /// user minutes). This is what the API returns and what a closed period's `sla.report`
+    /// entry commits to. Under the user-minute formula it adds `formula`, `users`,
+    /// `weighted_downtime_permille_user_seconds`, `user_minutes` and `downtime_user_minutes`;
+    /// under the time formula those are absent, so reports recorded before the formula existed
+    /// read the same.
     pub fn to_json(&self) -> Value {
         let r = &self.report;
         let coverage_ppm = if r.counted_seconds > 0 {
@@ -249,7 +262,7 @@ impl ComponentReport {
         } else {
             0
         };
-        json!({
+        let mut out = json!({
             "component": self.component_id,
             "policy": self.policy_id,
             "period": self.period_label,
@@ -274,7 +287,27 @@ impl ComponentReport {
             "error_budget_left_permille_seconds": r.error_budget_left_permille_seconds,
             "incidents": self.incidents.iter().map(|(id, _)| id).collect::<Vec<_>>(),
             "maintenances": self.maintenances.iter().map(|(id, _)| id).collect::<Vec<_>>(),
-        })
+        });
+        if let (Some(users), Some(downtime), Value::Object(map)) = (
+            r.formula.users(),
+            r.weighted_downtime_permille_user_seconds,
+            &mut out,
+        ) {
+            let counted = i128::from(r.counted_seconds) * i128::from(users) * 1000;
+            let counted = i64::try_from(counted).unwrap_or(i64::MAX);
+            map.insert("formula".into(), json!(r.formula.as_str()));
+            map.insert("users".into(), json!(users));
+            map.insert(
+                "weighted_downtime_permille_user_seconds".into(),
+                json!(downtime),
+            );
+            map.insert("user_minutes".into(), json!(minutes_display(counted)));
+            map.insert(
+                "downtime_user_minutes".into(),
+                json!(minutes_display(downtime)),
+            );
+        }
+        out
     }
 
     /// "99.953 %" or "insufficient data".
@@ -332,6 +365,7 @@ mod tests {
             affected: vec![AffectedComponent {
                 component_id: "api".into(),
                 status: s,
+                users_affected: None,
             }],
         };
         Incident {
@@ -349,6 +383,7 @@ mod tests {
             components: vec![AffectedComponent {
                 component_id: "api".into(),
                 status: ComponentStatus::Operational,
+                users_affected: None,
             }],
             updates: vec![
                 update(
@@ -485,6 +520,217 @@ mod tests {
         .unwrap();
         assert!(!current.complete);
         assert_eq!(current.report.period.end, NOW);
+    }
+
+    /// A resolved incident on `api` with one status (and users affected) throughout.
+    fn counted(
+        id: &str,
+        status: ComponentStatus,
+        users_affected: Option<u64>,
+        started: OffsetDateTime,
+        resolved: OffsetDateTime,
+    ) -> Incident {
+        let mut i = incident(started, resolved);
+        i.id = id.into();
+        i.updates[1].affected[0].status = status;
+        i.updates[1].affected[0].users_affected = users_affected;
+        i
+    }
+
+    fn with_users(source: DowntimeSource, users: u64) -> SlaPolicySpec {
+        SlaPolicySpec {
+            user_counts: vec![("api".into(), users)],
+            ..spec(source)
+        }
+    }
+
+    fn november_report(spec: &SlaPolicySpec, incidents: &[Incident]) -> ComponentReport {
+        // November 2026 (30 days), closed, observed throughout by probes.
+        let now = datetime!(2026-12-01 00:00 UTC);
+        let whole = [interval(
+            ComponentStatus::Operational,
+            datetime!(2026-11-01 00:00 UTC),
+            now,
+        )];
+        component_report(
+            spec,
+            "api",
+            "2026-11",
+            &Records {
+                intervals: &whole,
+                incidents,
+                maintenances: &[],
+            },
+            now,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn user_minutes_weigh_downtime_by_the_users_affected() {
+        // 1,200 users; an incident affecting 300 of them for 60 minutes in a 30-day month:
+        // 60 × 300 = 18,000 user-minutes of 43,200 × 1,200 = 51,840,000 → 99.96527… %.
+        let inc = [counted(
+            "inc1",
+            ComponentStatus::MajorOutage,
+            Some(300),
+            datetime!(2026-11-10 08:00 UTC),
+            datetime!(2026-11-10 09:00 UTC),
+        )];
+        let r = november_report(&with_users(DowntimeSource::Incidents, 1200), &inc);
+        let json = r.to_json();
+        assert_eq!(json["formula"], "user_minutes");
+        assert_eq!(json["users"], 1200);
+        assert_eq!(json["user_minutes"], "51840000.0");
+        assert_eq!(json["downtime_user_minutes"], "18000.0");
+        assert_eq!(
+            json["weighted_downtime_permille_user_seconds"],
+            18_000i64 * 60 * 1000
+        );
+        assert_eq!(json["uptime_ppb"], 999_652_777);
+        assert_eq!(json["uptime_percent"], "99.965");
+        // A quarter of the users for an hour is 15 minutes of full downtime.
+        assert_eq!(json["weighted_downtime_permille_seconds"], 900_000);
+        assert_eq!(json["target_met"], true);
+        assert_eq!(json["credit_percent"], 0);
+        // The same incident counted by its status alone: the whole hour, 99.861 %, a credit.
+        let by_time = november_report(&spec(DowntimeSource::Incidents), &inc).to_json();
+        assert_eq!(by_time["uptime_percent"], "99.861");
+        assert_eq!(by_time["credit_percent"], 25);
+        assert_eq!(
+            by_time.get("formula"),
+            None,
+            "time reports keep their shape"
+        );
+        assert_eq!(by_time.get("users"), None);
+    }
+
+    #[test]
+    fn the_user_minute_boundary_is_exact() {
+        // 99.9 % of 51,840,000 user-minutes leaves 51,840 user-minutes = 3,110,400 user-seconds.
+        // 7 users affected: 444,342 s is 3,110,394 user-seconds (met), 444,343 s is 3,110,401.
+        let policy = with_users(DowntimeSource::Both, 1200);
+        let start = datetime!(2026-11-01 00:00 UTC);
+        let over = |seconds: i64| {
+            [counted(
+                "inc1",
+                ComponentStatus::PartialOutage,
+                Some(7),
+                start,
+                start + time::Duration::seconds(seconds),
+            )]
+        };
+        let met = november_report(&policy, &over(444_342));
+        assert!(met.report.target_met);
+        assert_eq!(met.report.credit_percent, 0);
+        assert_eq!(
+            met.report.weighted_downtime_permille_user_seconds,
+            Some(3_110_394_000)
+        );
+        let missed = november_report(&policy, &over(444_343));
+        assert!(!missed.report.target_met);
+        assert_eq!(missed.report.credit_percent, 25);
+        // Half the users for exactly 86.4 minutes is exactly 99.9 %: nothing owed, budget 0.
+        let half = [counted(
+            "inc1",
+            ComponentStatus::MajorOutage,
+            Some(600),
+            start,
+            start + time::Duration::seconds(5_184),
+        )];
+        let exact = november_report(&policy, &half);
+        assert_eq!(exact.report.uptime_ppb, Some(999_000_000));
+        assert!(exact.report.target_met);
+        assert_eq!(exact.report.credit_percent, 0);
+        assert_eq!(exact.report.error_budget_left_permille_seconds, 0);
+        let half = [counted(
+            "inc1",
+            ComponentStatus::MajorOutage,
+            Some(600),
+            start,
+            start + time::Duration::seconds(5_185),
+        )];
+        assert_eq!(november_report(&policy, &half).report.credit_percent, 25);
+    }
+
+    #[test]
+    fn overlapping_incidents_count_the_larger_number_of_users_once() {
+        // 300 users from 08:00 to 09:00, 900 from 08:30 to 09:30: 30 min × 300 + 60 min × 900.
+        let inc = [
+            counted(
+                "inc1",
+                ComponentStatus::PartialOutage,
+                Some(300),
+                datetime!(2026-11-10 08:00 UTC),
+                datetime!(2026-11-10 09:00 UTC),
+            ),
+            counted(
+                "inc2",
+                ComponentStatus::PartialOutage,
+                Some(900),
+                datetime!(2026-11-10 08:30 UTC),
+                datetime!(2026-11-10 09:30 UTC),
+            ),
+        ];
+        let r = november_report(&with_users(DowntimeSource::Incidents, 1200), &inc);
+        assert_eq!(
+            r.to_json()["downtime_user_minutes"],
+            format!("{}.0", 30 * 300 + 60 * 900)
+        );
+        // More users affected than the component has counts as all of them.
+        let too_many = [counted(
+            "inc1",
+            ComponentStatus::PartialOutage,
+            Some(5_000),
+            datetime!(2026-11-10 08:00 UTC),
+            datetime!(2026-11-10 09:00 UTC),
+        )];
+        let r = november_report(&with_users(DowntimeSource::Incidents, 1200), &too_many);
+        assert_eq!(r.to_json()["downtime_user_minutes"], "72000.0");
+    }
+
+    #[test]
+    fn without_a_declared_count_status_weights_apply() {
+        // A major outage with no count costs all users; a partial one 30 % of them; probe
+        // intervals keep their status weights too. The figures equal the time formula's.
+        let inc = [
+            counted(
+                "inc1",
+                ComponentStatus::MajorOutage,
+                None,
+                datetime!(2026-11-10 08:00 UTC),
+                datetime!(2026-11-10 09:00 UTC),
+            ),
+            counted(
+                "inc2",
+                ComponentStatus::PartialOutage,
+                None,
+                datetime!(2026-11-12 08:00 UTC),
+                datetime!(2026-11-12 10:00 UTC),
+            ),
+        ];
+        let users = november_report(&with_users(DowntimeSource::Both, 1200), &inc);
+        let time = november_report(&spec(DowntimeSource::Both), &inc);
+        assert_eq!(
+            users.report.formula,
+            sla::Formula::UserMinutes { users: 1200 }
+        );
+        assert_eq!(
+            users.report.weighted_downtime_permille_seconds,
+            3_600_000 + 7_200 * 300
+        );
+        assert_eq!(
+            (users.report.uptime_ppb, users.report.credit_percent),
+            (time.report.uptime_ppb, time.report.credit_percent)
+        );
+        assert_eq!(
+            users.to_json()["downtime_user_minutes"],
+            format!("{}.0", (60 + 36) * 1200)
+        );
+        // With downtime from probes alone the user count is recorded but not used.
+        let probes = november_report(&with_users(DowntimeSource::Probes, 1200), &inc);
+        assert_eq!(probes.report.formula, sla::Formula::Time);
+        assert_eq!(probes.to_json().get("formula"), None);
     }
 
     #[test]

@@ -334,7 +334,12 @@ pub fn rebuild(entries: &[(u64, Vec<u8>)]) -> Result<LogRecords, LogEntryError> 
                         .iter_mut()
                         .find(|k| k.component_id == c.component_id)
                     {
-                        Some(known) => known.status = c.status,
+                        // An update replaces the component's status and its count of users
+                        // affected, as the store does.
+                        Some(known) => {
+                            known.status = c.status;
+                            known.users_affected = c.users_affected;
+                        }
                         None => incident.components.push(c.clone()),
                     }
                 }
@@ -524,12 +529,21 @@ impl Fields<'_> {
             .map(|c| {
                 let id = c.get("id").and_then(Value::as_str);
                 let status = c.get("status").and_then(Value::as_str);
+                let users_affected = match c.get("users_affected") {
+                    None | Some(Value::Null) => None,
+                    Some(n) => Some(n.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+                        self.error(format!(
+                            "{name}: \"users_affected\" must be a whole number above 0, not {n}"
+                        ))
+                    })?),
+                };
                 match (id, status) {
                     (Some(id), Some(status)) => Ok(AffectedComponent {
                         component_id: id.to_owned(),
                         status: status
                             .parse()
                             .map_err(|m| self.error(format!("{name}: {m}")))?,
+                        users_affected,
                     }),
                     _ => Err(self.error(format!(
                         "{name}: every item needs an \"id\" and a \"status\" string"
@@ -599,7 +613,13 @@ impl Fields<'_> {
         };
         let time_zone = match self.map.get("time_zone") {
             None | Some(Value::Null) => None,
-            Some(_) => Some(self.str("time_zone")?.to_owned()),
+            // Checked here so a zone this build does not know names its entry.
+            Some(_) => Some(
+                crate::sla::Zone::parse(self.str("time_zone")?)
+                    .map_err(|m| self.error(format!("time_zone: {m}")))?
+                    .name()
+                    .to_owned(),
+            ),
         };
         let user_counts = self
             .array("user_counts")?
@@ -647,6 +667,14 @@ mod tests {
         vec![AffectedComponent {
             component_id: id.into(),
             status,
+            users_affected: None,
+        }]
+    }
+
+    fn affected_users(id: &str, status: ComponentStatus, users: u64) -> Vec<AffectedComponent> {
+        vec![AffectedComponent {
+            users_affected: Some(users),
+            ..affected(id, status).remove(0)
         }]
     }
 
@@ -706,7 +734,7 @@ mod tests {
             body: "Looking".into(),
             created_at: t0,
             display_at: t0,
-            affected: affected("api", MajorOutage),
+            affected: affected_users("api", MajorOutage, 25),
         };
         let live_mid = IncidentUpdate {
             id: "u2".into(),
@@ -736,7 +764,7 @@ mod tests {
             started_at: t0,
             monitoring_at: None,
             resolved_at: None,
-            components: affected("api", MajorOutage),
+            components: affected_users("api", MajorOutage, 25),
             updates: vec![live_first.clone()],
         };
         let live = Incident {
@@ -763,14 +791,14 @@ mod tests {
             started_at: b_start,
             monitoring_at: None,
             resolved_at: Some(b_end),
-            components: affected("api", PartialOutage),
+            components: affected_users("api", PartialOutage, 10),
             updates: vec![IncidentUpdate {
                 id: "u4".into(),
                 status: IncidentStatus::Resolved,
                 body: "It happened".into(),
                 created_at: datetime!(2026-11-02 08:00 UTC),
                 display_at: b_end,
-                affected: affected("api", PartialOutage),
+                affected: affected_users("api", PartialOutage, 10),
             }],
         };
         let announced = Maintenance {
@@ -984,6 +1012,23 @@ mod tests {
         assert_eq!(both["maintenances"], serde_json::json!(["m1", "m2"]));
         // Maintenance announced late is not excluded; the early-completed window counts one hour.
         assert_eq!(both["excluded_seconds"], 3_600);
+        // The policy counts 40 users: the declared counts (25 of them for 20 minutes, 10 for
+        // half an hour) travelled through the entries and weigh the incidents.
+        assert_eq!(both["formula"], "user_minutes");
+        assert_eq!(both["users"], 40);
+        let incidents_only = component_report(
+            &spec(DowntimeSource::Incidents),
+            "api",
+            "2026-10",
+            &rebuilt.records(),
+            NOW,
+        )
+        .unwrap()
+        .to_json();
+        assert_eq!(
+            incidents_only["weighted_downtime_permille_user_seconds"],
+            (20 * 60 * 25 + 30 * 60 * 10) * 1000
+        );
     }
 
     #[test]
@@ -1058,6 +1103,38 @@ mod tests {
             err.contains("two originals") && err.contains("index 11"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_named_zone_travels_through_the_policy_entry() {
+        let ((intervals, incidents, maintenances), _) = october();
+        let mut berlin = spec(DowntimeSource::Both);
+        berlin.time_zone = Some("Europe/Berlin".into());
+        let entry = entries::sla_policy(&berlin).unwrap();
+        let text = String::from_utf8(entry.bytes.clone()).unwrap();
+        assert!(text.contains(r#""time_zone":"Europe/Berlin""#), "{text}");
+        let rebuilt = rebuild(&[(0, entry.bytes)]).unwrap();
+        let (logged, origin) = rebuilt.policy_for("api");
+        assert_eq!((&logged, origin), (&berlin, PolicyOrigin::Logged(0)));
+        let server = Records {
+            intervals: &intervals,
+            incidents: &incidents,
+            maintenances: &maintenances,
+        };
+        let want = component_report(&berlin, "api", "2026-10", &server, NOW).unwrap();
+        let got = component_report(&logged, "api", "2026-10", &server, NOW).unwrap();
+        assert_eq!(got.to_json(), want.to_json());
+        assert_eq!(want.to_json()["time_zone"], "Europe/Berlin");
+        assert_eq!(want.to_json()["start"], "2026-09-30T22:00:00Z");
+        assert_eq!(want.to_json()["end"], "2026-10-31T23:00:00Z");
+        assert_eq!(want.report.period.seconds(), 745 * 3_600);
+        // A zone this build does not know is an error naming the entry.
+        let unknown = String::from_utf8(entries::sla_policy(&berlin).unwrap().bytes)
+            .unwrap()
+            .replace("Europe/Berlin", "Europe/Atlantis");
+        let err = rebuild(&[(4, unknown.into_bytes())]).unwrap_err();
+        assert_eq!(err.index, 4);
+        assert!(err.message.contains("\"Europe/Atlantis\""), "{err}");
     }
 
     #[test]

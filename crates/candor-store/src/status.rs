@@ -596,16 +596,33 @@ type IncidentRow = (
     Option<i64>,
     Option<i64>,
 );
-/// (owner id, component id, status)
-type ComponentRow = (String, String, String);
+/// (owner id, component id, status, users affected)
+type ComponentRow = (String, String, String, Option<i64>);
 /// (incident id, update id, status, body, created, display)
 type UpdateRow = (String, String, String, String, i64, i64);
 
-fn affected_from(component_id: String, status: &str) -> Result<AffectedComponent, StoreError> {
+fn affected_from(
+    component_id: String,
+    status: &str,
+    users_affected: Option<i64>,
+) -> Result<AffectedComponent, StoreError> {
     Ok(AffectedComponent {
         component_id,
         status: status.parse().map_err(corrupt("component status"))?,
+        users_affected: users_affected
+            .map(|n| {
+                u64::try_from(n)
+                    .map_err(|_| StoreError::Corrupt(format!("negative users affected {n}")))
+            })
+            .transpose()?,
     })
+}
+
+/// A declared users-affected count as stored (BIGINT); counts are checked against the policy's
+/// user count (at most 1,000,000,000) before they get here.
+fn users_column(c: &AffectedComponent) -> Option<i64> {
+    c.users_affected
+        .map(|n| i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 /// Assembles incidents from their rows (in the rows' order); updates come newest first.
@@ -616,11 +633,11 @@ fn assemble_incidents(
     update_components: Vec<ComponentRow>,
 ) -> Result<Vec<Incident>, StoreError> {
     let mut affected_by_update: HashMap<String, Vec<AffectedComponent>> = HashMap::new();
-    for (update_id, component_id, status) in update_components {
+    for (update_id, component_id, status, users) in update_components {
         affected_by_update
             .entry(update_id)
             .or_default()
-            .push(affected_from(component_id, &status)?);
+            .push(affected_from(component_id, &status, users)?);
     }
     let mut updates_by_incident: HashMap<String, Vec<IncidentUpdate>> = HashMap::new();
     for (incident_id, id, status, body, created, display) in updates {
@@ -638,11 +655,11 @@ fn assemble_incidents(
             });
     }
     let mut components_by_incident: HashMap<String, Vec<AffectedComponent>> = HashMap::new();
-    for (incident_id, component_id, status) in components {
+    for (incident_id, component_id, status, users) in components {
         components_by_incident
             .entry(incident_id)
             .or_default()
-            .push(affected_from(component_id, &status)?);
+            .push(affected_from(component_id, &status, users)?);
     }
     rows.into_iter()
         .map(
@@ -782,7 +799,7 @@ macro_rules! impl_status {
                 let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
                 for chunk in ids.chunks(ROWS_PER_STATEMENT) {
                     let mut q = sqlx::QueryBuilder::<sqlx::$backend>::new(
-                        "SELECT incident_id, component_id, status FROM incident_components WHERE incident_id IN (",
+                        "SELECT incident_id, component_id, status, users_affected FROM incident_components WHERE incident_id IN (",
                     );
                     let mut list = q.separated(", ");
                     for id in chunk {
@@ -802,7 +819,7 @@ macro_rules! impl_status {
                     updates.extend(q.build_query_as::<UpdateRow>().fetch_all(&mut *conn).await?);
 
                     let mut q = sqlx::QueryBuilder::<sqlx::$backend>::new(
-                        "SELECT c.update_id, c.component_id, c.status FROM incident_update_components c
+                        "SELECT c.update_id, c.component_id, c.status, c.users_affected FROM incident_update_components c
                          JOIN incident_updates u ON u.id = c.update_id WHERE u.incident_id IN (",
                     );
                     let mut list = q.separated(", ");
@@ -1437,12 +1454,13 @@ macro_rules! impl_status {
                 .await?;
                 for (position, c) in (0i64..).zip(&incident.components) {
                     sqlx::query(
-                        "INSERT INTO incident_components (incident_id, component_id, status, position) VALUES ($1, $2, $3, $4)",
+                        "INSERT INTO incident_components (incident_id, component_id, status, position, users_affected) VALUES ($1, $2, $3, $4, $5)",
                     )
                     .bind(&incident.id)
                     .bind(&c.component_id)
                     .bind(c.status.as_str())
                     .bind(position)
+                    .bind(users_column(c))
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -1497,13 +1515,14 @@ macro_rules! impl_status {
                 for c in &new.components {
                     let known = incident.components.iter().any(|k| k.component_id == c.component_id);
                     sqlx::query(
-                        "INSERT INTO incident_components (incident_id, component_id, status, position) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (incident_id, component_id) DO UPDATE SET status = excluded.status",
+                        "INSERT INTO incident_components (incident_id, component_id, status, position, users_affected) VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (incident_id, component_id) DO UPDATE SET status = excluded.status, users_affected = excluded.users_affected",
                     )
                     .bind(id)
                     .bind(&c.component_id)
                     .bind(c.status.as_str())
                     .bind(position)
+                    .bind(users_column(c))
                     .execute(&mut *tx)
                     .await?;
                     if !known {
@@ -1896,12 +1915,13 @@ macro_rules! impl_status {
                 .await?;
                 for (position, c) in (0i64..).zip(&update.affected) {
                     sqlx::query(
-                        "INSERT INTO incident_update_components (update_id, component_id, status, position) VALUES ($1, $2, $3, $4)",
+                        "INSERT INTO incident_update_components (update_id, component_id, status, position, users_affected) VALUES ($1, $2, $3, $4, $5)",
                     )
                     .bind(&update.id)
                     .bind(&c.component_id)
                     .bind(c.status.as_str())
                     .bind(position)
+                    .bind(users_column(c))
                     .execute(&mut **tx)
                     .await?;
                 }

@@ -5,7 +5,8 @@
 //! commits, and survives a crash), turns confirmed transitions into status intervals (each
 //! closed interval is journalled), derives component status from its monitors, drafts or
 //! publishes an incident when a component goes down (per the component's policy), splits open
-//! intervals at UTC month boundaries so every month's intervals are in the log when it closes,
+//! intervals at month boundaries (UTC and each SLA policy's time zone) so every period's
+//! intervals are in the log when it closes,
 //! commits each minute of samples to the log as a `digest.batch`, prunes history past its
 //! retention, and closes (and amends) SLA reports.
 //!
@@ -372,7 +373,8 @@ struct Engine<S> {
     /// Samples waiting for their digest window to close, by window start.
     undigested: BTreeMap<i64, Vec<SampleRecord>>,
     maintenance: Vec<Maintenance>,
-    month: (i32, u8),
+    /// The latest month boundary open intervals were split at.
+    split_until: OffsetDateTime,
     /// When each subject's open interval began (as far as this process knows).
     last_change: HashMap<Subject, OffsetDateTime>,
     /// The components each monitor feeds.
@@ -402,6 +404,7 @@ where
             .collect();
         let components_of = components_of(&settings);
         let now = clock.now();
+        let split_until = month_boundary(&settings, now);
         Engine {
             store,
             settings,
@@ -417,7 +420,7 @@ where
             recovered: Vec::new(),
             undigested: BTreeMap::new(),
             maintenance: Vec::new(),
-            month: (now.year(), u8::from(now.month())),
+            split_until,
             last_change: HashMap::new(),
             components_of,
         }
@@ -454,10 +457,7 @@ where
             // An interval still open from an earlier month is split at the first flush, so
             // that month's intervals reach the log before its report closes.
             self.last_change.insert(open.subject.clone(), open.start);
-            let opened = (open.start.year(), u8::from(open.start.month()));
-            if opened < self.month {
-                self.month = opened;
-            }
+            self.split_until = self.split_until.min(open.start);
             match &open.subject {
                 Subject::Monitor(id) => {
                     if let Some(spec) = self.spec(id) {
@@ -713,7 +713,7 @@ where
             self.close_incident(&component_id, at).await;
             changed = true;
         }
-        self.split_at_month(now).await;
+        self.split_at_boundary(now).await;
         self.digest(now).await;
         if changed {
             (self.on_change)();
@@ -753,6 +753,7 @@ where
             components: vec![AffectedComponent {
                 component_id: component_id.to_owned(),
                 status,
+                users_affected: None,
             }],
             origin: IncidentOrigin::Monitor,
             draft: component.incident_policy == IncidentPolicy::Draft,
@@ -786,6 +787,7 @@ where
             components: vec![AffectedComponent {
                 component_id: component_id.to_owned(),
                 status: ComponentStatus::Operational,
+                users_affected: None,
             }],
             display_at: at,
         };
@@ -804,18 +806,13 @@ where
         }
     }
 
-    /// Closes and reopens every open interval at a UTC month boundary, so each month's
-    /// intervals are complete in the log.
-    async fn split_at_month(&mut self, now: OffsetDateTime) {
-        let month = (now.year(), u8::from(now.month()));
-        if month == self.month {
+    /// Closes and reopens every open interval at a month boundary (in UTC or a policy's time
+    /// zone), so each period's intervals are complete in the log when it closes.
+    async fn split_at_boundary(&mut self, now: OffsetDateTime) {
+        let boundary = month_boundary(&self.settings, now);
+        if boundary <= self.split_until {
             return;
         }
-        let Ok(boundary) = time::Date::from_calendar_date(now.year(), now.month(), 1)
-            .map(|d| d.midnight().assume_utc())
-        else {
-            return;
-        };
         match self.store.open_intervals().await {
             Ok(open) => {
                 for i in open.into_iter().filter(|i| i.start < boundary) {
@@ -829,7 +826,7 @@ where
                         return;
                     }
                 }
-                self.month = month;
+                self.split_until = boundary;
             }
             Err(err) => tracing::error!(error = %err, "reading open intervals failed"),
         }
@@ -900,6 +897,20 @@ where
     }
 }
 
+/// The latest month start at or before `now`, in UTC or any SLA policy's time zone: the
+/// boundary open intervals are split at, so a period cut in, say, America/New_York (which ends
+/// after the UTC month) or Europe/Berlin (before it) has its intervals in the log when it
+/// closes.
+fn month_boundary(settings: &StatusSettings, now: OffsetDateTime) -> OffsetDateTime {
+    let utc = candor_core::sla::Zone::utc();
+    std::iter::once(utc)
+        .chain(settings.sla.iter().filter_map(|p| p.zone().ok()))
+        .filter_map(|z| z.start_of_month(now))
+        .filter(|b| *b <= now)
+        .max()
+        .unwrap_or(now)
+}
+
 /// The order samples are committed in: by start time, then monitor id.
 pub fn sort_for_digest(samples: &mut [SampleRecord]) {
     samples.sort_by(|a, b| {
@@ -965,11 +976,7 @@ pub async fn load_report<S: StatusStore>(
         ));
     }
     let spec = settings.policy_for(component_id);
-    let offset = match &spec.time_zone {
-        Some(z) => candor_core::sla::parse_offset(z)?,
-        None => time::UtcOffset::UTC,
-    };
-    let period = candor_core::sla::Period::parse_at(period_label, offset)?;
+    let period = candor_core::sla::Period::parse_in(period_label, &spec.zone()?)?;
     let subject = Subject::Component(component_id.to_owned());
     let err = |e: StoreError| e.to_string();
     let intervals = store
@@ -1071,6 +1078,41 @@ mod tests {
         assert_eq!(
             component_status_from(&[Up, Degraded]),
             Some(ComponentStatus::DegradedPerformance)
+        );
+    }
+
+    #[test]
+    fn intervals_are_split_at_the_month_start_of_utc_and_every_policy_zone() {
+        use time::macros::datetime;
+        let zoned = |zones: &[&str]| StatusSettings {
+            sla: zones
+                .iter()
+                .map(|z| candor_core::status::SlaPolicySpec {
+                    id: (*z).to_lowercase().replace('/', "-"),
+                    time_zone: Some((*z).to_owned()),
+                    ..StatusSettings::default().policy_for("api")
+                })
+                .collect(),
+            ..StatusSettings::default()
+        };
+        let utc_only = StatusSettings::default();
+        assert_eq!(
+            month_boundary(&utc_only, datetime!(2026-10-31 23:30 UTC)),
+            datetime!(2026-10-01 00:00 UTC)
+        );
+        // Berlin's November starts an hour before UTC's; New York's four hours after it.
+        let both = zoned(&["Europe/Berlin", "America/New_York"]);
+        assert_eq!(
+            month_boundary(&both, datetime!(2026-10-31 23:30 UTC)),
+            datetime!(2026-10-31 23:00 UTC)
+        );
+        assert_eq!(
+            month_boundary(&both, datetime!(2026-11-01 02:00 UTC)),
+            datetime!(2026-11-01 00:00 UTC)
+        );
+        assert_eq!(
+            month_boundary(&both, datetime!(2026-11-01 04:30 UTC)),
+            datetime!(2026-11-01 04:00 UTC)
         );
     }
 

@@ -30,6 +30,8 @@ struct Row {
     verdict: &'static str,
     incidents: Vec<(String, String)>,
     maintenances: Vec<(String, String)>,
+    /// Under the user-minute formula: how it was applied.
+    user_minutes: Option<String>,
 }
 
 #[derive(Template)]
@@ -70,6 +72,19 @@ fn row(name: &str, r: &ComponentReport) -> Row {
         },
         incidents: r.incidents.clone(),
         maintenances: r.maintenances.clone(),
+        user_minutes: r
+            .report
+            .formula
+            .users()
+            .zip(r.report.weighted_downtime_permille_user_seconds)
+            .map(|(users, down)| {
+                let counted = i128::from(r.report.counted_seconds) * i128::from(users) * 1000;
+                format!(
+                    "{users} users; {} of {} user-minutes down",
+                    minutes_display(down),
+                    minutes_display(i64::try_from(counted).unwrap_or(i64::MAX))
+                )
+            }),
     }
 }
 

@@ -452,6 +452,7 @@ async fn sla_reads(
                     start: i.start,
                     end: i.end.unwrap_or(period.end),
                     impact: i.status.impact()?,
+                    users_affected: None,
                 })
             })
             .collect();

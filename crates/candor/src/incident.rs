@@ -61,6 +61,10 @@ pub struct OpenArgs {
     /// An affected component and its status, e.g. api=partial_outage (repeatable).
     #[arg(long = "component", value_name = "ID=STATUS")]
     pub components: Vec<String>,
+    /// How many users of a component named with --component are affected, e.g. api=300
+    /// (repeatable; for the SLA's user-minute formula).
+    #[arg(long = "users-affected", value_name = "ID=N")]
+    pub users_affected: Vec<String>,
     /// The first update's text.
     #[arg(long)]
     pub message: String,
@@ -98,6 +102,10 @@ pub struct UpdateArgs {
     /// A component whose status changes, e.g. api=degraded_performance (repeatable).
     #[arg(long = "component", value_name = "ID=STATUS")]
     pub components: Vec<String>,
+    /// How many users of a component named with --component are affected from now on, e.g.
+    /// api=300 (repeatable; for the SLA's user-minute formula).
+    #[arg(long = "users-affected", value_name = "ID=N")]
+    pub users_affected: Vec<String>,
 }
 
 /// `candor incident resolve`
@@ -155,6 +163,9 @@ async fn execute(command: IncidentCommand) -> Result<(), Failure> {
                 "components": components(&a.components)?,
                 "draft": a.draft,
             });
+            if !a.users_affected.is_empty() {
+                body["users_affected"] = users_affected(&a.users_affected)?;
+            }
             for (key, value) in [
                 ("status", &a.status),
                 ("started_at", &a.started_at),
@@ -189,11 +200,14 @@ async fn execute(command: IncidentCommand) -> Result<(), Failure> {
         }
         IncidentCommand::Update(a) => {
             let client = Client::new(&a.connection)?;
-            let body = json!({
+            let mut body = json!({
                 "status": a.status,
                 "body": a.message,
                 "components": components(&a.components)?,
             });
+            if !a.users_affected.is_empty() {
+                body["users_affected"] = users_affected(&a.users_affected)?;
+            }
             let incident = client
                 .send(
                     "POST",
@@ -277,6 +291,25 @@ fn components(raw: &[String]) -> Result<Value, Failure> {
             ));
         };
         map.insert(id.trim().to_owned(), json!(status.trim()));
+    }
+    Ok(Value::Object(map))
+}
+
+/// `--users-affected api=300` (repeatable) as the API's `users_affected` object; the server
+/// checks the counts against the policy's user count.
+fn users_affected(raw: &[String]) -> Result<Value, Failure> {
+    let mut map = serde_json::Map::new();
+    for item in raw {
+        let parsed = item
+            .split_once('=')
+            .and_then(|(id, n)| Some((id.trim(), n.trim().parse::<i64>().ok()?)));
+        let Some((id, n)) = parsed else {
+            return Err(Failure(
+                EXIT_CONFIG,
+                format!("--users-affected \"{item}\" is not ID=N, e.g. api=300"),
+            ));
+        };
+        map.insert(id.to_owned(), json!(n));
     }
     Ok(Value::Object(map))
 }

@@ -186,5 +186,19 @@ fn table(reports: &[ComponentReport]) -> String {
             r.policy_id,
         ));
     }
+    for r in reports {
+        if let (Some(users), Some(down)) = (
+            r.report.formula.users(),
+            r.report.weighted_downtime_permille_user_seconds,
+        ) {
+            let counted = i128::from(r.report.counted_seconds) * i128::from(users) * 1000;
+            out.push_str(&format!(
+                "{}: user-minute formula, {users} users: {} of {} user-minutes down (downtime above is per user).\n",
+                r.component_id,
+                minutes_display(down),
+                minutes_display(i64::try_from(counted).unwrap_or(i64::MAX)),
+            ));
+        }
+    }
     out
 }

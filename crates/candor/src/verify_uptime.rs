@@ -15,9 +15,12 @@ use crate::cli::VerifyArgs;
 use crate::verify::VerifyError;
 
 /// The report's fields, in the order differences are reported: the figures first.
-const FIELDS: [&str; 24] = [
+const FIELDS: [&str; 28] = [
     "uptime_ppb",
     "weighted_downtime_permille_seconds",
+    "weighted_downtime_permille_user_seconds",
+    "formula",
+    "users",
     "credit_percent",
     "covered_seconds",
     "counted_seconds",
@@ -40,6 +43,15 @@ const FIELDS: [&str; 24] = [
     "incidents",
     "maintenances",
     "uptime_percent",
+    "downtime_user_minutes",
+];
+
+/// Fields only a user-minute report has: a published report that has them when the recomputed
+/// one does not claims a formula the log does not support.
+const FORMULA_FIELDS: [&str; 3] = [
+    "formula",
+    "users",
+    "weighted_downtime_permille_user_seconds",
 ];
 
 /// One field on which a published report differs from the recomputed one.
@@ -69,7 +81,18 @@ pub fn differences(recomputed: &Value, published: &Value) -> Vec<Difference> {
     fields
         .into_iter()
         .filter_map(|field| {
-            let want = recomputed.get(field)?;
+            let want = match recomputed.get(field) {
+                Some(want) => want,
+                None if FORMULA_FIELDS.contains(&field) => {
+                    let got = published.get(field)?;
+                    return Some(Difference {
+                        field: field.to_owned(),
+                        recomputed: "(missing)".to_owned(),
+                        published: got.to_string(),
+                    });
+                }
+                None => return None,
+            };
             let got = published.get(field);
             (got != Some(want)).then(|| Difference {
                 field: field.to_owned(),
@@ -209,11 +232,8 @@ impl Period {
         spec: &candor_core::status::SlaPolicySpec,
         label: &str,
     ) -> Result<OffsetDateTime, VerifyError> {
-        let offset = match &spec.time_zone {
-            Some(z) => candor_core::sla::parse_offset(z).map_err(VerifyError::Usage)?,
-            None => time::UtcOffset::UTC,
-        };
-        candor_core::sla::Period::parse_at(label, offset)
+        let zone = spec.zone().map_err(VerifyError::Usage)?;
+        candor_core::sla::Period::parse_in(label, &zone)
             .map(|p| p.end)
             .map_err(VerifyError::Usage)
     }
@@ -396,6 +416,17 @@ mod tests {
         let mut shown = want.clone();
         shown["uptime_percent"] = json!("99.999");
         assert_eq!(differences(&want, &shown)[0].field, "uptime_percent");
+        // A published report claiming the user-minute formula the log does not support.
+        let mut claimed = want.clone();
+        claimed["formula"] = json!("user_minutes");
+        assert_eq!(
+            differences(&want, &claimed),
+            vec![Difference {
+                field: "formula".into(),
+                recomputed: "(missing)".into(),
+                published: "\"user_minutes\"".into()
+            }]
+        );
     }
 
     #[test]

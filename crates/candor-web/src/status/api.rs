@@ -45,6 +45,9 @@ pub struct ComponentStatusJson {
     pub name: String,
     /// Status.
     pub status: &'static str,
+    /// Users of the component affected, when declared (user-minute SLA formula).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users_affected: Option<u64>,
 }
 
 /// An incident update, as the native API shows it.
@@ -104,6 +107,7 @@ fn component_json(settings: &StatusSettings, a: &AffectedComponent) -> Component
             .component(&a.component_id)
             .map_or_else(|| a.component_id.clone(), |c| c.name.clone()),
         status: a.status.as_str(),
+        users_affected: a.users_affected,
     }
 }
 
@@ -256,18 +260,65 @@ fn check_component(settings: &StatusSettings, id: &str, problems: &mut Vec<Strin
     false
 }
 
+/// Checks a declared count of users affected against the user count the component's SLA
+/// policy declares (`users = { api = 1200 }`): between 1 and that count.
+fn check_users_affected(
+    settings: &StatusSettings,
+    id: &str,
+    n: i64,
+    problems: &mut Vec<String>,
+) -> Option<u64> {
+    let policy = settings.policy_for(id);
+    let Some(users) = policy.users_of(id) else {
+        problems.push(format!(
+            "users_affected.{id}: the SLA policy \"{}\" declares no user count for \"{id}\", so users affected cannot be weighed; add users = {{ {id} = N }} to its [[sla]] in candor.toml, or leave {id} out of users_affected",
+            policy.id
+        ));
+        return None;
+    };
+    match u64::try_from(n) {
+        Ok(n) if (1..=users).contains(&n) => Some(n),
+        Ok(0) | Err(_) => {
+            problems.push(format!(
+                "users_affected.{id}: {n} is not a number of users affected; give at least 1 (leave {id} out of users_affected when the count is not known)"
+            ));
+            None
+        }
+        Ok(n) => {
+            problems.push(format!(
+                "users_affected.{id}: {n} is more than the {users} users the SLA policy \"{}\" counts for \"{id}\"",
+                policy.id
+            ));
+            None
+        }
+    }
+}
+
 fn parse_components(
     settings: &StatusSettings,
     raw: &BTreeMap<String, String>,
+    users_affected: &BTreeMap<String, i64>,
     problems: &mut Vec<String>,
 ) -> Vec<AffectedComponent> {
+    for id in users_affected.keys() {
+        if !raw.contains_key(id) {
+            problems.push(format!(
+                "users_affected.{id}: \"{id}\" is not in components; give its status there too, e.g. \"components\": {{\"{id}\": \"partial_outage\"}}"
+            ));
+        }
+    }
     raw.iter()
         .filter_map(|(id, status)| {
             let known = check_component(settings, id, problems);
+            let users = users_affected
+                .get(id)
+                .filter(|_| known)
+                .map(|n| check_users_affected(settings, id, *n, problems));
             match status.parse::<ComponentStatus>() {
                 Ok(status) if known => Some(AffectedComponent {
                     component_id: id.clone(),
                     status,
+                    users_affected: users.flatten(),
                 }),
                 Ok(_) => None,
                 Err(e) => {
@@ -301,6 +352,10 @@ pub struct CreateIncidentRequest {
     /// Component id → status.
     #[serde(default)]
     pub components: BTreeMap<String, String>,
+    /// Component id → how many of its users are affected (each must also be in `components`;
+    /// 1 up to the user count of the component's SLA policy).
+    #[serde(default)]
+    pub users_affected: BTreeMap<String, i64>,
     /// When it started (default now; required with resolved_at).
     pub started_at: Option<String>,
     /// Back-fill: when it ended.
@@ -347,7 +402,12 @@ pub async fn create_incident(
         }
         None => None,
     };
-    let components = parse_components(&settings.status, &req.components, &mut problems);
+    let components = parse_components(
+        &settings.status,
+        &req.components,
+        &req.users_affected,
+        &mut problems,
+    );
     let started_at = req
         .started_at
         .as_deref()
@@ -441,6 +501,10 @@ pub struct UpdateIncidentRequest {
     /// Component id → status, replacing those named.
     #[serde(default)]
     pub components: BTreeMap<String, String>,
+    /// Component id → users affected from now on (each must also be in `components`; a
+    /// component named without a count has none from this update on).
+    #[serde(default)]
+    pub users_affected: BTreeMap<String, i64>,
     /// Shown as having happened at (default now).
     pub display_at: Option<String>,
 }
@@ -485,7 +549,12 @@ pub async fn update_incident(
         .parse::<IncidentStatus>()
         .map_err(|e| problems.push(format!("status: {e}")))
         .ok();
-    let components = parse_components(&settings.status, &req.components, &mut problems);
+    let components = parse_components(
+        &settings.status,
+        &req.components,
+        &req.users_affected,
+        &mut problems,
+    );
     let display_at = req
         .display_at
         .as_deref()

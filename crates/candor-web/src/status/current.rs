@@ -469,7 +469,12 @@ pub fn quarter_to_date_uptime<'a>(
             let (start, end) = span(i, now);
             // Maintenance weighs nothing; the window itself is excluded by the policy.
             let impact = i.status.impact().unwrap_or(sla::Impact::Operational);
-            (start < end).then_some(sla::Interval { start, end, impact })
+            (start < end).then_some(sla::Interval {
+                start,
+                end,
+                impact,
+                users_affected: None,
+            })
         })
         .collect();
     let windows: Vec<(OffsetDateTime, OffsetDateTime)> = maintenances
@@ -548,6 +553,7 @@ mod tests {
                 .map(|(c, s)| AffectedComponent {
                     component_id: (*c).into(),
                     status: *s,
+                    users_affected: None,
                 })
                 .collect(),
             updates: vec![],

@@ -758,6 +758,7 @@ mod tests {
             components: vec![AffectedComponent {
                 component_id: "api".into(),
                 status: ComponentStatus::MajorOutage,
+                users_affected: None,
             }],
             updates: vec![
                 IncidentUpdate {
@@ -769,6 +770,7 @@ mod tests {
                     affected: vec![AffectedComponent {
                         component_id: "api".into(),
                         status: ComponentStatus::MajorOutage,
+                        users_affected: None,
                     }],
                 },
                 IncidentUpdate {
@@ -780,6 +782,7 @@ mod tests {
                     affected: vec![AffectedComponent {
                         component_id: "api".into(),
                         status: ComponentStatus::PartialOutage,
+                        users_affected: None,
                     }],
                 },
             ],

@@ -737,6 +737,147 @@ async fn a_large_page_is_compact_with_one_bar_row_per_group_and_group_pages() {
     assert_eq!(status, 404, "no ungrouped components here");
 }
 
+#[tokio::test]
+async fn users_affected_is_checked_against_the_policy_and_weighs_the_sla_figure() {
+    let site = status_site();
+    let path = site.path().join("candor.toml");
+    let mut toml = std::fs::read_to_string(&path).unwrap();
+    toml.push_str(
+        "\n[[sla]]\nid = \"per-user\"\ndowntime_source = \"incidents\"\nusers = { api = 1200 }\n",
+    );
+    std::fs::write(&path, toml).unwrap();
+    let (server, token) = start(site.path(), &[]).await;
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap();
+    let started = now - time::Duration::hours(2);
+    let backfill = |users: Value| {
+        json!({
+            "name": "Login errors",
+            "impact": "minor",
+            "body": "Some users could not sign in",
+            "components": {"api": "partial_outage", "db": "degraded_performance"},
+            "users_affected": users,
+            "started_at": fmt(started),
+            "resolved_at": fmt(started + time::Duration::hours(1)),
+        })
+    };
+
+    // Each refusal names the component and why.
+    for (users, want) in [
+        (
+            json!({"api": 0}),
+            "users_affected.api: 0 is not a number of users affected",
+        ),
+        (
+            json!({"api": 1201}),
+            "users_affected.api: 1201 is more than the 1200 users the SLA policy \"per-user\" counts for \"api\"",
+        ),
+        (
+            json!({"db": 5}),
+            "users_affected.db: the SLA policy \"per-user\" declares no user count for \"db\"",
+        ),
+        (
+            json!({"web": 5}),
+            "users_affected.web: \"web\" is not in components",
+        ),
+    ] {
+        let (code, v) = post(&server, &token, "/api/v1/incidents", backfill(users)).await;
+        assert_eq!(code, 422, "{v}");
+        assert!(errors(&v).contains(want), "{v}");
+    }
+
+    let (code, incident) = post(
+        &server,
+        &token,
+        "/api/v1/incidents",
+        backfill(json!({"api": 300})),
+    )
+    .await;
+    assert_eq!(code, 201, "{incident}");
+    let api = |v: &Value| {
+        v["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "api")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(api(&incident)["users_affected"], 300);
+    assert_eq!(api(&incident["updates"][0])["users_affected"], 300);
+    let db = &incident["components"][1];
+    assert_eq!(db["id"], "db");
+    assert!(db.get("users_affected").is_none(), "{db}");
+
+    // The report of the period weighs the hour by 300 of 1,200 users.
+    let period = format!("{}-{:02}", started.year(), u8::from(started.month()));
+    let report = get_json(&server, &format!("/api/v1/sla/api/{period}")).await;
+    assert_eq!(report["formula"], "user_minutes", "{report}");
+    assert_eq!(report["users"], 1200);
+    assert_eq!(
+        report["weighted_downtime_permille_user_seconds"],
+        3_600i64 * 300 * 1000
+    );
+    assert_eq!(report["downtime_user_minutes"], "18000.0");
+    assert_eq!(report["weighted_downtime_permille_seconds"], 900_000);
+
+    // An update may change the count; the CLI passes it through.
+    let id = incident["id"].as_str().unwrap().to_owned();
+    let out = candor(
+        &[
+            "incident",
+            "update",
+            &id,
+            "--url",
+            &server.base,
+            "--status",
+            "postmortem",
+            "--message",
+            "Counted again",
+            "--component",
+            "api=partial_outage",
+            "--users-affected",
+            "api=900",
+        ],
+        &[("CANDOR_TOKEN", token.as_str())],
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    let (code, v) = send(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        &format!("/api/v1/incidents/{id}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(api(&v)["users_affected"], 900);
+    let out = candor(
+        &[
+            "incident",
+            "update",
+            &id,
+            "--url",
+            &server.base,
+            "--status",
+            "postmortem",
+            "--message",
+            "x",
+            "--users-affected",
+            "api",
+        ],
+        &[("CANDOR_TOKEN", token.as_str())],
+    );
+    assert!(!out.status.success());
+    assert!(out.stderr.contains("is not ID=N"), "{}", out.stderr);
+}
+
 /// The page keeps a copy of closed status intervals between renders and reads only what closed
 /// since: an outage that closes while the server runs must show after the next change, and the
 /// history read before it must stay.

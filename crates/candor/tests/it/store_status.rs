@@ -63,6 +63,7 @@ fn component(id: &str, status: ComponentStatus) -> AffectedComponent {
     AffectedComponent {
         component_id: id.into(),
         status,
+        users_affected: None,
     }
 }
 
@@ -1021,6 +1022,93 @@ async fn store_status_intervals_of_a_kind_come_back_in_one_read() {
             .await
             .unwrap();
         assert_eq!(later.len(), 2, "{}", backend.name());
+    }
+}
+
+#[tokio::test]
+async fn store_status_users_affected_round_trip_and_reach_the_entries() {
+    for backend in backends().await {
+        let store = backend.open().await;
+        let mut new = new_incident("Login errors");
+        new.components = vec![
+            AffectedComponent {
+                users_affected: Some(300),
+                ..component("api", ComponentStatus::PartialOutage)
+            },
+            component("web", ComponentStatus::DegradedPerformance),
+        ];
+        let (created, _) = store.create_incident(&new, T0, None).await.unwrap();
+        assert_eq!(created.components, new.components, "{}", backend.name());
+        assert_eq!(created.updates[0].affected, new.components);
+        // An update replaces the count of the components it names: api's goes to 900, web
+        // gains one, and a component named without a count loses its count.
+        let updated = store
+            .update_incident(
+                &created.id,
+                &NewIncidentUpdate {
+                    status: IncidentStatus::Identified,
+                    body: "More users".into(),
+                    components: vec![
+                        AffectedComponent {
+                            users_affected: Some(900),
+                            ..component("api", ComponentStatus::MajorOutage)
+                        },
+                        AffectedComponent {
+                            users_affected: Some(5),
+                            ..component("web", ComponentStatus::DegradedPerformance)
+                        },
+                    ],
+                    display_at: T0 + Duration::minutes(10),
+                },
+                T0 + Duration::minutes(10),
+                None,
+            )
+            .await
+            .unwrap();
+        let counts = |i: &candor_core::status::Incident| {
+            i.components
+                .iter()
+                .map(|c| (c.component_id.clone(), c.users_affected))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            counts(&updated),
+            vec![("api".into(), Some(900)), ("web".into(), Some(5))]
+        );
+        let cleared = store
+            .update_incident(
+                &created.id,
+                &NewIncidentUpdate {
+                    status: IncidentStatus::Monitoring,
+                    body: "Count unknown".into(),
+                    components: vec![component("web", ComponentStatus::Operational)],
+                    display_at: T0 + Duration::minutes(20),
+                },
+                T0 + Duration::minutes(20),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            counts(&cleared),
+            vec![("api".into(), Some(900)), ("web".into(), None)]
+        );
+        assert_eq!(store.incident(&created.id).await.unwrap().unwrap(), cleared);
+        // The entries carry a count only where one was declared.
+        let entries = entries_since(&store, 0).await;
+        assert_eq!(
+            entries[0]["components"],
+            serde_json::json!([
+                {"id": "api", "status": "partial_outage", "users_affected": 300},
+                {"id": "web", "status": "degraded_performance"}
+            ]),
+            "{}",
+            backend.name()
+        );
+        assert_eq!(
+            entries[2]["components"],
+            serde_json::json!([{"id": "web", "status": "operational"}])
+        );
     }
 }
 

@@ -45,6 +45,11 @@ incidents = "off"
 /// 45-minute major outage on the 10th, a data gap of 6 hours on the 20th, a back-filled
 /// partial outage on the 25th and a maintenance window announced a week ahead.
 pub(crate) async fn seed(data_dir: &std::path::Path) {
+    seed_with(data_dir, None).await;
+}
+
+/// [`seed`], with the back-filled incident declaring how many users it affected.
+async fn seed_with(data_dir: &std::path::Path, users_affected: Option<u64>) {
     std::fs::create_dir_all(data_dir).unwrap();
     let store = Store::open(&Database::Sqlite(data_dir.join("candor.db")))
         .await
@@ -92,6 +97,7 @@ pub(crate) async fn seed(data_dir: &std::path::Path) {
                 components: vec![AffectedComponent {
                     component_id: "api".into(),
                     status: ComponentStatus::PartialOutage,
+                    users_affected,
                 }],
                 origin: IncidentOrigin::Backfill,
                 draft: false,
@@ -334,4 +340,95 @@ async fn verify_recomputes_a_closed_month_and_catches_a_forged_figure() {
         open.stderr
     );
     assert!(open.stderr.contains("is not over"), "{}", open.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_agrees_in_a_named_zone_under_the_user_minute_formula() {
+    let site = tiny_site();
+    let config = std::fs::read_to_string(site.path().join("candor.toml")).unwrap();
+    write(
+        site.path(),
+        "candor.toml",
+        &format!(
+            "{config}{STATUS_CONFIG}\n[[sla]]\nid = \"per-user\"\ndowntime_source = \"both\"\ntime_zone = \"Europe/Berlin\"\nusers = {{ api = 1200 }}\n"
+        ),
+    );
+    seed_with(&site.path().join("data"), Some(300)).await;
+    let server = Server::start(site.path(), &[]).await;
+    let index = report_index(&server, "api").await;
+    checkpoint_of_size(&server, index + 1).await;
+    let key = get(&server, "/log/key").await.text().await.unwrap();
+    let state = tempfile::tempdir().unwrap();
+
+    let api: serde_json::Value = get(&server, "/api/v1/sla/api/2026-10")
+        .await
+        .json()
+        .await
+        .unwrap();
+    // October in Berlin: local midnight to local midnight, 745 hours.
+    assert_eq!(api["time_zone"], "Europe/Berlin", "{api}");
+    assert_eq!(api["start"], "2026-09-30T22:00:00Z", "{api}");
+    assert_eq!(api["end"], "2026-10-31T23:00:00Z", "{api}");
+    // 45 minutes of major outage from probes (all 1,200 users) and an hour with 300 affected.
+    assert_eq!(api["formula"], "user_minutes", "{api}");
+    assert_eq!(api["users"], 1200);
+    assert_eq!(
+        api["weighted_downtime_permille_user_seconds"],
+        (45 * 60 * 1200 + 3_600 * 300) * 1000i64
+    );
+
+    let ok = verify_uptime(
+        &server,
+        key.trim(),
+        state.path(),
+        &["--uptime", "api", "--period", "2026-10"],
+    );
+    assert!(ok.status.success(), "{}\n{}", ok.stdout, ok.stderr);
+    assert!(ok.stdout.contains("(Europe/Berlin)"), "{}", ok.stdout);
+    // `candor sla` says which formula it applied: 45 min × 1,200 + 60 min × 300 user-minutes
+    // down, of (745 h − 2 h of maintenance) × 1,200.
+    let cfg = site.path().join("candor.toml");
+    let table = candor(
+        &[
+            "sla",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--data-dir",
+            server.data_dir.to_str().unwrap(),
+            "--period",
+            "2026-10",
+            "--component",
+            "api",
+        ],
+        &[],
+    );
+    assert!(table.status.success(), "{}", table.stderr);
+    assert!(
+        table.stdout.contains("Periods are cut in Europe/Berlin")
+            && table.stdout.contains(
+                "api: user-minute formula, 1200 users: 72000.0 of 53496000.0 user-minutes down"
+            ),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        ok.stdout.contains(&format!(
+            "the sla.report at log index {index} and the API agree"
+        )),
+        "{}",
+        ok.stdout
+    );
+    // So does the SLA page.
+    let page = get(&server, "/status/sla/2026-10")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Periods are cut in Europe/Berlin")
+            && page.contains(
+                "user-minute formula: 1200 users; 72000.0 of 53496000.0 user-minutes down"
+            ),
+        "{page}"
+    );
 }

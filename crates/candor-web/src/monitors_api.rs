@@ -484,3 +484,81 @@ pub async fn delete(
     audit(&app, &token, "monitor_deleted", &id).await;
     StatusCode::NO_CONTENT.into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use candor_core::status::{ComponentSpec, IncidentPolicy};
+
+    fn config(allow_private: bool) -> StatusSettings {
+        StatusSettings {
+            components: vec![ComponentSpec {
+                id: "api".into(),
+                name: "API".into(),
+                description: None,
+                group: None,
+                monitors: vec!["api-port".into()],
+                position: 0,
+                incident_policy: IncidentPolicy::Draft,
+                start_date: None,
+            }],
+            api_monitors_allow_private: allow_private,
+            ..StatusSettings::default()
+        }
+    }
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn private_targets_need_the_operator_to_allow_them_for_the_api() {
+        let definition = body(json!({
+            "kind": "tcp",
+            "target": "127.0.0.1:5432",
+            "allow_private": true,
+            "components": ["api"],
+        }));
+        let refused = parse_definition("db", &definition, &config(false)).unwrap_err();
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].field, "allow_private");
+        assert!(refused[0].message.contains("api_monitors_allow_private"));
+        let (spec, components) = parse_definition("db", &definition, &config(true)).unwrap();
+        assert!(spec.allow_private);
+        assert_eq!(components, vec!["api".to_owned()]);
+    }
+
+    #[test]
+    fn an_api_monitor_joins_its_components_monitor_lists() {
+        let config = config(false);
+        let (spec, components) = parse_definition(
+            "api-health",
+            &body(
+                json!({ "kind": "http", "url": "https://api.example.com/", "components": ["api"] }),
+            ),
+            &config,
+        )
+        .unwrap();
+        let merged = merged(
+            &config,
+            &[ApiMonitor {
+                spec,
+                components,
+                token: None,
+            }],
+        );
+        assert_eq!(merged.monitors.len(), 1);
+        assert_eq!(
+            merged.components[0].monitors,
+            vec!["api-port".to_owned(), "api-health".to_owned()]
+        );
+        let unknown = parse_definition(
+            "x",
+            &body(json!({ "kind": "http", "url": "https://a.example/", "components": "api" })),
+            &config,
+        )
+        .unwrap_err();
+        assert_eq!(unknown[0].field, "components");
+    }
+}

@@ -1241,6 +1241,7 @@ async fn the_openapi_document_lists_every_api_route_and_its_token_scope() {
                 "get" => http().get(server.url(path)),
                 "post" => http().post(server.url(path)),
                 "put" => http().put(server.url(path)),
+                "delete" => http().delete(server.url(path)),
                 other => panic!("unexpected method {other}"),
             };
             assert_eq!(

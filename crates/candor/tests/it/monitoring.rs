@@ -292,3 +292,308 @@ async fn probes_keep_their_schedule_while_the_portal_is_under_load() {
     assert_eq!(gauge("candor_probe_skipped"), 0.0);
     server.stop();
 }
+
+/// Sends `body` (JSON) with `method` and a bearer token; returns the status and JSON body.
+async fn call(
+    server: &Server,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let mut r = client()
+        .request(method, server.url(path))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+async fn api_monitor_state(server: &Server, token: &str, id: &str) -> Option<String> {
+    let (status, list) = call(
+        server,
+        token,
+        reqwest::Method::GET,
+        "/api/v1/monitors",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    list["monitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id)
+        .map(|m| m["state"].as_str().unwrap().to_owned())
+}
+
+async fn wait_state(server: &Server, token: &str, id: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let state = api_monitor_state(server, token, id).await;
+        if state.as_deref() == Some(want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "monitor {id} never became {want} (last: {state:?})\n{}",
+            server.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitors_made_through_the_api_run_at_once_survive_a_restart_and_can_be_removed() {
+    use candor_core::identity::Scope;
+    use reqwest::Method;
+    let healthy = Arc::new(AtomicBool::new(true));
+    let port = target(healthy.clone()).await;
+    let dir = tiny_site();
+    write(
+        dir.path(),
+        "candor.toml",
+        &format!(
+            r#"version = 1
+[site]
+name = "Tiny Trust"
+vendor = "Tiny"
+
+[status]
+api_monitors_allow_private = true
+
+[[monitors]]
+id = "api-port"
+kind = "tcp"
+target = "127.0.0.1:{port}"
+interval = "5s"
+allow_private = true
+
+[[components]]
+id = "api"
+name = "API"
+incidents = "publish"
+"#
+        ),
+    );
+    let server = Server::start(dir.path(), &[]).await;
+    let token = crate::support::api_token(&server.data_dir, &[Scope::MonitorsWrite]).await;
+    let reader = crate::support::api_token(&server.data_dir, &[Scope::Read]).await;
+    let health = serde_json::json!({
+        "kind": "http",
+        "url": format!("http://127.0.0.1:{port}/health"),
+        "interval": "1s",
+        "timeout": "800ms",
+        "conditions": ["[STATUS] == 200", "[BODY].status == UP"],
+        "failure_threshold": 2,
+        "success_threshold": 2,
+        "allow_private": true,
+        "components": ["api"],
+    });
+
+    // Bad definitions are refused naming the field; candor.toml's monitors are not changed here.
+    let mut bad = health.clone();
+    bad["conditions"] = serde_json::json!(["[STATUS] == 200", "[STATUS] =="]);
+    bad["components"] = serde_json::json!(["api", "nope"]);
+    let (status, body) = call(
+        &server,
+        &token,
+        Method::PUT,
+        "/api/v1/monitors/api-health",
+        Some(bad),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let text = body.to_string();
+    assert!(text.contains("conditions[1]"), "{text}");
+    assert!(
+        text.contains("components[1]") && text.contains("no component \\\"nope\\\""),
+        "{text}"
+    );
+    let (status, body) = call(
+        &server,
+        &token,
+        Method::PUT,
+        "/api/v1/monitors/api-port",
+        Some(health.clone()),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = call(
+        &server,
+        &reader,
+        Method::PUT,
+        "/api/v1/monitors/api-health",
+        Some(health.clone()),
+    )
+    .await;
+    assert_eq!(status, 403, "a read token cannot create monitors");
+    assert_eq!(api_monitor_state(&server, &token, "api-health").await, None);
+
+    // Created: it runs at once and feeds its component, which goes down with it.
+    let (status, body) = call(
+        &server,
+        &token,
+        Method::PUT,
+        "/api/v1/monitors/api-health",
+        Some(health.clone()),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["source"], "api");
+    wait_state(&server, &token, "api-health", "up").await;
+    healthy.store(false, Ordering::SeqCst);
+    wait_state(&server, &token, "api-health", "down").await;
+    let r = wait_for(&server, "the API monitor's outage on its component", |r| {
+        !r["incidents"].as_array().unwrap().is_empty()
+    })
+    .await;
+    assert!(r["covered_seconds"].as_i64().unwrap() > 0, "{r}");
+    healthy.store(true, Ordering::SeqCst);
+    wait_state(&server, &token, "api-health", "up").await;
+
+    // Listed with where each monitor comes from; readers see it too.
+    let (_, list) = call(&server, &reader, Method::GET, "/api/v1/monitors", None).await;
+    let sources: Vec<(String, String)> = list["monitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["id"].as_str().unwrap().to_owned(),
+                m["source"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sources,
+        vec![
+            ("api-port".into(), "config".into()),
+            ("api-health".into(), "api".into())
+        ]
+    );
+
+    // A heartbeat monitor gets a push URL once; replacing it keeps the URL working.
+    let beat = serde_json::json!({ "kind": "heartbeat", "period": "1h", "grace": "5m" });
+    let (status, created) = call(
+        &server,
+        &token,
+        Method::PUT,
+        "/api/v1/monitors/nightly",
+        Some(beat.clone()),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let push = created["push_url"].as_str().unwrap().to_owned();
+    let push_path = &push[push.find("/api/v1/heartbeats/").unwrap()..];
+    let r = client().post(server.url(push_path)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (status, replaced) = call(
+        &server,
+        &token,
+        Method::PUT,
+        "/api/v1/monitors/nightly",
+        Some(beat),
+    )
+    .await;
+    assert_eq!(status, 200, "{replaced}");
+    assert!(replaced.get("push_url").is_none(), "{replaced}");
+    let r = client().post(server.url(push_path)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the push URL survives a replacement");
+    // The token is stored hashed only.
+    let token_part = push_path.rsplit('/').next().unwrap();
+    let db = std::fs::read(server.data_dir.join("candor.db")).unwrap();
+    assert!(
+        !db.windows(token_part.len())
+            .any(|w| w == token_part.as_bytes())
+    );
+
+    // A restart runs it again, in its state.
+    let data_dir = server.data_dir.clone();
+    server.stop();
+    let server = Server::start_with_data(dir.path(), &data_dir, &[]).await;
+    wait_state(&server, &token, "api-health", "up").await;
+    let r = client().post(server.url(push_path)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the push URL survives a restart");
+
+    // Removed: it stops, and its component keeps its history.
+    let (status, _) = call(
+        &server,
+        &token,
+        Method::DELETE,
+        "/api/v1/monitors/api-health",
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = call(
+        &server,
+        &token,
+        Method::DELETE,
+        "/api/v1/monitors/api-health",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &server,
+        &token,
+        Method::GET,
+        "/api/v1/monitors/api-health",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &server,
+        &token,
+        Method::DELETE,
+        "/api/v1/monitors/api-port",
+        None,
+    )
+    .await;
+    assert_eq!(status, 409);
+    let samples_after = |from: time::OffsetDateTime| {
+        let url = server.url(&format!(
+            "/api/v1/samples?from={}&to={}",
+            from.format(&time::format_description::well_known::Rfc3339)
+                .unwrap(),
+            time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+        ));
+        async move {
+            let v: serde_json::Value = client()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| i["monitor"] == "api-health")
+                .count()
+        }
+    };
+    let removed_at = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        samples_after(removed_at).await,
+        0,
+        "no probes after removal"
+    );
+    let r = report(&server).await;
+    assert!(!r["incidents"].as_array().unwrap().is_empty(), "{r}");
+    server.stop();
+}

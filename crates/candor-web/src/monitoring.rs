@@ -23,7 +23,8 @@ use candor_core::entries::{digest_batch, items_root, sample_item, timestamp};
 use candor_core::monitor::{Check, MonitorSpec};
 use candor_core::status::{
     AffectedComponent, ComponentStatus, IncidentImpact, IncidentOrigin, IncidentPolicy,
-    IncidentStatus, Maintenance, SampleOutcome, SampleRecord, StatusSettings, Subject,
+    IncidentStatus, Maintenance, SampleOutcome, SampleRecord, StatusInterval, StatusSettings,
+    Subject,
 };
 use candor_core::uptime::{ComponentReport, Records, component_report};
 use candor_probe::{
@@ -39,6 +40,9 @@ pub const SAMPLE_STREAM: &str = "probe.samples";
 
 /// Width of one sample digest window.
 const DIGEST_WINDOW_SECONDS: i64 = 60;
+
+/// How far before the previous run's last data a start looks for samples to digest again.
+const RESUMED_DIGEST_MINUTES: i64 = 5;
 
 /// Status of a monitor state, as a component status.
 pub fn status_of(state: MonitorState) -> Option<ComponentStatus> {
@@ -433,7 +437,9 @@ where
     /// Resumes from the open intervals (see the module docs).
     async fn resume(&mut self) -> Result<(), StoreError> {
         let now = self.clock.now();
-        for open in self.store.open_intervals().await? {
+        let opens = self.store.open_intervals().await?;
+        self.resume_digests(&opens).await?;
+        for open in opens {
             let fresh_for = match &open.subject {
                 Subject::Monitor(id) => self.spec(id).map(freshness),
                 Subject::Component(id) => self.settings.component(id).map(|c| {
@@ -492,6 +498,37 @@ where
             }
         }
         self.refresh_maintenance().await;
+        Ok(())
+    }
+
+    /// Samples stored in the last minutes before the previous run stopped may not have been
+    /// committed to a digest yet (a window is digested a little after it closes). They are read
+    /// back and digested again: windows whose digest was already committed are found by their
+    /// idempotency key and not recorded twice, so every acknowledged sample reaches the log.
+    async fn resume_digests(&mut self, opens: &[StatusInterval]) -> Result<(), StoreError> {
+        // The last data of the previous run: every flush confirms the open intervals.
+        let Some(last) = opens
+            .iter()
+            .filter(|o| o.subject.kind() == "monitor")
+            .map(|o| o.last_seen)
+            .max()
+        else {
+            return Ok(());
+        };
+        let from = last - time::Duration::minutes(RESUMED_DIGEST_MINUTES);
+        let until = last + time::Duration::SECOND;
+        let ids: Vec<String> = self
+            .settings
+            .monitors
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        for id in ids {
+            for sample in self.store.samples(&id, from, until).await? {
+                let window = sample.at.unix_timestamp().div_euclid(DIGEST_WINDOW_SECONDS);
+                self.undigested.entry(window).or_default().push(sample);
+            }
+        }
         Ok(())
     }
 

@@ -597,3 +597,101 @@ incidents = "publish"
     assert!(!r["incidents"].as_array().unwrap().is_empty(), "{r}");
     server.stop();
 }
+
+/// A run that stops before committing the digest of its last minutes of samples: the next run
+/// reads them back and commits the digest, once (an already committed window is not repeated).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn samples_a_stopped_run_had_not_digested_are_digested_by_the_next_run() {
+    use candor_core::status::{
+        ComponentStatus, SampleOutcome, SampleRecord, StatusSettings, Subject,
+    };
+    use candor_store::LogStore;
+    use candor_store::status::StatusStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = candor_store::Store::open(&candor_core::config::Database::Sqlite(
+        dir.path().join("candor.db"),
+    ))
+    .await
+    .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let minute = now.unix_timestamp().div_euclid(60) * 60 - 180;
+    let window = time::OffsetDateTime::from_unix_timestamp(minute).unwrap();
+    let subject = Subject::Monitor("m".into());
+    store
+        .change_status(&subject, ComponentStatus::Operational, window)
+        .await
+        .unwrap();
+    let samples: Vec<SampleRecord> = [10, 20, 30]
+        .into_iter()
+        .map(|s| SampleRecord {
+            monitor_id: "m".into(),
+            at: window + time::Duration::seconds(s),
+            outcome: SampleOutcome::Up,
+            latency_ms: 3,
+            in_maintenance: false,
+            error: None,
+        })
+        .collect();
+    store.record_samples(&samples).await.unwrap();
+    store
+        .touch_intervals(
+            std::slice::from_ref(&subject),
+            window + time::Duration::seconds(30),
+        )
+        .await
+        .unwrap();
+    let spec = candor_core::monitor::monitor_from_json(
+        "m",
+        serde_json::json!({ "kind": "tcp", "target": "127.0.0.1:9", "allow_private": true, "interval": "1h" })
+            .as_object()
+            .unwrap(),
+    )
+    .unwrap();
+    let settings = StatusSettings {
+        monitors: vec![spec],
+        ..StatusSettings::default()
+    };
+    let digests = |store: candor_store::Store| async move {
+        let size = store.sequenced_size().await.unwrap();
+        store
+            .entries(0, size)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.entry_type == "digest.batch")
+            .map(|e| serde_json::from_slice::<serde_json::Value>(&e.entry).unwrap())
+            .collect::<Vec<_>>()
+    };
+    for run in 0..2 {
+        let _monitoring = candor_web::monitoring::start(
+            store.clone(),
+            settings.clone(),
+            Vec::new(),
+            dir.path(),
+            std::sync::Arc::new(candor_core::SystemClock),
+            std::sync::Arc::new(|| {}),
+            std::sync::Arc::new(|| {}),
+        )
+        .await
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let found = loop {
+            let found = digests(store.clone()).await;
+            if !found.is_empty() || Instant::now() > deadline {
+                break found;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        // A second run finds the window committed and adds nothing.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let found = if run == 1 {
+            digests(store.clone()).await
+        } else {
+            found
+        };
+        assert_eq!(found.len(), 1, "run {run}: {found:?}");
+        let text = found[0].to_string();
+        assert!(text.contains("\"count\":3"), "{text}");
+        assert!(text.contains("probe.samples"), "{text}");
+    }
+}

@@ -324,6 +324,27 @@ fn declared_in_config(id: &str) -> Response {
     )
 }
 
+/// The token of a caller allowed to change monitors, and the running engine.
+async fn writer(
+    app: &App,
+    headers: &HeaderMap,
+) -> Result<
+    (
+        candor_store::identity::ApiToken,
+        Arc<crate::monitoring::Monitoring>,
+    ),
+    Response,
+> {
+    let token = authorize(app, headers, Scope::MonitorsWrite).await?;
+    let monitoring = app.monitoring().cloned().ok_or_else(|| {
+        error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ["monitoring is not running on this server".to_owned()],
+        )
+    })?;
+    Ok((token, monitoring))
+}
+
 async fn audit(app: &App, token: &candor_store::identity::ApiToken, action: &str, id: &str) {
     let event = NewAuditEvent {
         actor: format!("token:{}", token.id),
@@ -344,15 +365,9 @@ pub async fn put(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let token = match authorize(&app, &headers, Scope::MonitorsWrite).await {
-        Ok(t) => t,
+    let (token, monitoring) = match writer(&app, &headers).await {
+        Ok(w) => w,
         Err(r) => return r,
-    };
-    let Some(monitoring) = app.monitoring().cloned() else {
-        return error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ["monitoring is not running on this server".to_owned()],
-        );
     };
     let published = app.published();
     let config = &published.site.settings.status;
@@ -451,15 +466,9 @@ pub async fn delete(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let token = match authorize(&app, &headers, Scope::MonitorsWrite).await {
-        Ok(t) => t,
+    let (token, monitoring) = match writer(&app, &headers).await {
+        Ok(w) => w,
         Err(r) => return r,
-    };
-    let Some(monitoring) = app.monitoring().cloned() else {
-        return error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ["monitoring is not running on this server".to_owned()],
-        );
     };
     if app
         .published()

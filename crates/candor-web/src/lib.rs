@@ -218,7 +218,20 @@ impl App {
         let published = publish(&site, &self.store, self.clock.as_ref(), &self.assets).await?;
         let pages = site.pages.len();
         self.current.store(Arc::new(published));
-        // Components, groups and SLA weights may have changed.
+        // Monitors, components, groups and SLA policies may have changed: the engine and the
+        // scheduler take the new set, and a changed policy is recorded before it is used.
+        if let Some(monitoring) = self.monitoring().cloned() {
+            let status = &self.published().site.settings.status;
+            if let Err(err) =
+                sla_policy::record_policies(&self.store, status, self.clock.now()).await
+            {
+                tracing::error!(error = %err, "recording the reloaded SLA policies failed");
+            }
+            let _one_change_at_a_time = monitoring.changing.lock().await;
+            if let Err(err) = monitors_api::apply_all(self, &monitoring).await {
+                tracing::error!(error = %err, "applying the reloaded monitors failed; the previous ones keep running");
+            }
+        }
         self.status_changed();
         self.log.wake();
         self.compress_in_background();

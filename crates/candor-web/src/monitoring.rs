@@ -120,8 +120,10 @@ pub struct Monitoring {
     control: mpsc::Sender<StatusSettings>,
     heartbeats: Mutex<Vec<Heartbeat>>,
     clock: Arc<dyn Clock>,
-    /// The push tokens of the heartbeat monitors of `candor.toml`.
-    config_tokens: Vec<(String, TokenHash)>,
+    /// The push tokens of the heartbeat monitors of `candor.toml` (read from, or generated into,
+    /// their files; more are added when a reload declares new ones).
+    config_tokens: Mutex<Vec<(String, TokenHash)>>,
+    data_dir: std::path::PathBuf,
     scheduler: std::sync::OnceLock<std::sync::Weak<candor_probe::Scheduler>>,
     /// Held while the monitor set changes, so concurrent changes apply one after the other.
     pub changing: tokio::sync::Mutex<()>,
@@ -139,8 +141,29 @@ impl Monitoring {
     /// phase and heartbeat history; removed ones stop and their open interval is closed.
     pub async fn apply(&self, settings: StatusSettings, api_tokens: &[(String, TokenHash)]) {
         let now = self.clock.now();
-        let tokens: Vec<&(String, TokenHash)> =
-            self.config_tokens.iter().chain(api_tokens).collect();
+        let mut tokens: Vec<(String, TokenHash)> = api_tokens.to_vec();
+        if let Ok(mut known) = self.config_tokens.lock() {
+            // Heartbeat monitors a reload of candor.toml added get their token files now.
+            let new: Vec<MonitorSpec> = settings
+                .monitors
+                .iter()
+                .filter(|m| matches!(m.check, Check::Heartbeat(_)))
+                .filter(|m| {
+                    !api_tokens
+                        .iter()
+                        .chain(known.iter())
+                        .any(|(id, _)| *id == m.id)
+                })
+                .cloned()
+                .collect();
+            match heartbeat_tokens(&new, &self.data_dir) {
+                Ok(mut more) => known.append(&mut more),
+                Err(err) => {
+                    tracing::error!(error = %err, "a heartbeat monitor's push token cannot be read")
+                }
+            }
+            tokens.extend(known.iter().cloned());
+        }
         if let Ok(mut beats) = self.heartbeats.lock() {
             let mut next = Vec::new();
             for spec in &settings.monitors {
@@ -346,7 +369,8 @@ where
         control,
         heartbeats: Mutex::new(heartbeats),
         clock: clock.clone(),
-        config_tokens: tokens,
+        config_tokens: Mutex::new(tokens),
+        data_dir: data_dir.to_path_buf(),
         scheduler: std::sync::OnceLock::new(),
         changing: tokio::sync::Mutex::new(()),
     });
@@ -684,6 +708,21 @@ where
             if let Err(err) = self.store.close_interval(&subject, now).await {
                 tracing::error!(subject = %subject, error = %err, "closing a removed monitor's status failed");
             }
+            self.last_change.remove(&subject);
+        }
+        // Components no longer declared: their current status ends now too.
+        let gone: Vec<String> = self
+            .components
+            .keys()
+            .filter(|id| settings.component(id).is_none())
+            .cloned()
+            .collect();
+        for id in gone {
+            let subject = Subject::Component(id.clone());
+            if let Err(err) = self.store.close_interval(&subject, now).await {
+                tracing::error!(subject = %subject, error = %err, "closing a removed component's status failed");
+            }
+            self.components.remove(&id);
             self.last_change.remove(&subject);
         }
         self.machines = machines;

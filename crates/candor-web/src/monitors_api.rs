@@ -172,15 +172,23 @@ pub fn tokens(api: &[ApiMonitor]) -> Vec<(String, TokenHash)> {
         .collect()
 }
 
-/// Hands the engine and the scheduler the monitors of `candor.toml` plus those stored now.
-async fn apply(app: &App, monitoring: &crate::monitoring::Monitoring) -> Result<(), Response> {
+/// Hands the engine and the scheduler the monitors of the published `candor.toml` plus those
+/// stored now (after an API change, and after a reload of the configuration).
+pub async fn apply_all(
+    app: &App,
+    monitoring: &crate::monitoring::Monitoring,
+) -> Result<(), candor_store::StoreError> {
     let published = app.published();
     let config = &published.site.settings.status;
-    let api = load(app.store(), config)
-        .await
-        .map_err(|e| unavailable(&e))?;
+    let api = load(app.store(), config).await?;
     monitoring.apply(merged(config, &api), &tokens(&api)).await;
     Ok(())
+}
+
+async fn apply(app: &App, monitoring: &crate::monitoring::Monitoring) -> Result<(), Response> {
+    apply_all(app, monitoring)
+        .await
+        .map_err(|e| unavailable(&e))
 }
 
 fn unavailable(err: &candor_store::StoreError) -> Response {

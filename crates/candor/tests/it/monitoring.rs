@@ -695,3 +695,92 @@ async fn samples_a_stopped_run_had_not_digested_are_digested_by_the_next_run() {
         assert!(text.contains("probe.samples"), "{text}");
     }
 }
+
+/// A reload of candor.toml that adds a monitor, feeds a component with it and adds an SLA
+/// policy takes effect without a restart; removing the monitor again stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_of_candor_toml_starts_and_stops_monitors_and_records_new_policies() {
+    use candor_core::identity::Scope;
+    let healthy = Arc::new(AtomicBool::new(true));
+    let port = target(healthy.clone()).await;
+    let dir = tiny_site();
+    let without = "version = 1\n[site]\nname = \"Tiny Trust\"\nvendor = \"Tiny\"\n\n[[components]]\nid = \"api\"\nname = \"API\"\nincidents = \"publish\"\n";
+    write(dir.path(), "candor.toml", without);
+    let server = Server::start(dir.path(), &[]).await;
+    let token =
+        crate::support::api_token(&server.data_dir, &[Scope::ContentReload, Scope::Read]).await;
+    let reload = || async {
+        let r = client()
+            .post(server.url("/api/v1/admin/reload"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    };
+    assert_eq!(api_monitor_state(&server, &token, "api-health").await, None);
+
+    write(
+        dir.path(),
+        "candor.toml",
+        &format!(
+            "{}\n[[sla]]\nid = \"strict\"\ntarget = \"99.95\"\n",
+            config(port)
+        ),
+    );
+    reload().await;
+    wait_state(&server, &token, "api-health", "up").await;
+    healthy.store(false, Ordering::SeqCst);
+    let r = wait_for(&server, "the reloaded monitor's outage", |r| {
+        !r["incidents"].as_array().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(r["policy"], "strict", "{r}");
+    // The new policy is in the log before any report uses it.
+    {
+        use candor_store::LogStore;
+        let store = candor_store::Store::open(&candor_core::config::Database::Sqlite(
+            server.data_dir.join("candor.db"),
+        ))
+        .await
+        .unwrap();
+        let size = store.sequenced_size().await.unwrap();
+        let policies: Vec<String> = store
+            .entries(0, size)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.entry_type == "sla.policy")
+            .map(|e| String::from_utf8(e.entry).unwrap())
+            .collect();
+        assert!(
+            policies.iter().any(|p| p.contains("\"strict\"")),
+            "{policies:?}"
+        );
+        store.close().await;
+    }
+
+    write(dir.path(), "candor.toml", without);
+    reload().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while api_monitor_state(&server, &token, "api-health")
+        .await
+        .is_some()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the removed monitor is still listed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, list) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/api/v1/monitors",
+        None,
+    )
+    .await;
+    assert_eq!(list["monitors"].as_array().unwrap().len(), 0, "{list}");
+    server.stop();
+}

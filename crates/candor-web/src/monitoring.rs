@@ -1032,7 +1032,7 @@ fn previous_periods(
     out
 }
 
-/// Loads a component's records for a period and computes its report.
+/// Loads what a component's report needs and computes it (see [`load_reports`]).
 pub async fn load_report<S: StatusStore>(
     store: &S,
     settings: &StatusSettings,
@@ -1040,50 +1040,99 @@ pub async fn load_report<S: StatusStore>(
     period_label: &str,
     now: OffsetDateTime,
 ) -> Result<ComponentReport, String> {
-    if settings.component(component_id).is_none() {
-        let known: Vec<&str> = settings.components.iter().map(|c| c.id.as_str()).collect();
-        return Err(format!(
-            "unknown component \"{component_id}\"; declared components: {}",
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
-        ));
-    }
-    let spec = settings.policy_for(component_id);
-    let period = candor_core::sla::Period::parse_in(period_label, &spec.zone()?)?;
-    let subject = Subject::Component(component_id.to_owned());
+    let mut reports = load_reports(store, settings, &[component_id], period_label, now).await?;
+    reports
+        .pop()
+        .ok_or_else(|| format!("no report for \"{component_id}\""))
+}
+
+/// The reports of several components for one period label, in the order given. The store is
+/// read once per distinct calendar range (components whose policies cut the period in the same
+/// time zone share it): every component's intervals in one query, the published incidents and
+/// the maintenance windows in one each, so a page of 1,000 components costs three queries, not
+/// three thousand.
+pub async fn load_reports<S: StatusStore>(
+    store: &S,
+    settings: &StatusSettings,
+    component_ids: &[&str],
+    period_label: &str,
+    now: OffsetDateTime,
+) -> Result<Vec<ComponentReport>, String> {
     let err = |e: StoreError| e.to_string();
-    let intervals = store
-        .intervals(&subject, period.start, period.end)
-        .await
-        .map_err(err)?;
-    let incidents = store
-        .incidents(&IncidentFilter {
-            include_drafts: false,
-            unresolved_only: false,
-            since: Some(period.start),
-            until: Some(period.end),
-            limit: None,
-        })
-        .await
-        .map_err(err)?;
-    let maintenances = store
-        .maintenances(period.start, period.end)
-        .await
-        .map_err(err)?;
-    component_report(
-        &spec,
-        component_id,
-        period_label,
-        &Records {
-            intervals: &intervals,
-            incidents: &incidents,
-            maintenances: &maintenances,
-        },
-        now,
-    )
+    let mut planned = Vec::with_capacity(component_ids.len());
+    for id in component_ids {
+        if settings.component(id).is_none() {
+            let known: Vec<&str> = settings.components.iter().map(|c| c.id.as_str()).collect();
+            return Err(format!(
+                "unknown component \"{id}\"; declared components: {}",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        }
+        let spec = settings.policy_for(id);
+        let period = candor_core::sla::Period::parse_in(period_label, &spec.zone()?)?;
+        planned.push((*id, spec, period));
+    }
+    type Loaded = (
+        HashMap<String, Vec<StatusInterval>>,
+        Vec<candor_core::status::Incident>,
+        Vec<Maintenance>,
+    );
+    let mut ranges: HashMap<(OffsetDateTime, OffsetDateTime), Loaded> = HashMap::new();
+    for (_, _, period) in &planned {
+        let key = (period.start, period.end);
+        if ranges.contains_key(&key) {
+            continue;
+        }
+        let mut by_component: HashMap<String, Vec<StatusInterval>> = HashMap::new();
+        for interval in store
+            .intervals_of_kind("component", period.start, period.end)
+            .await
+            .map_err(err)?
+        {
+            by_component
+                .entry(interval.subject.id().to_owned())
+                .or_default()
+                .push(interval);
+        }
+        let incidents = store
+            .incidents(&IncidentFilter {
+                include_drafts: false,
+                unresolved_only: false,
+                since: Some(period.start),
+                until: Some(period.end),
+                limit: None,
+            })
+            .await
+            .map_err(err)?;
+        let maintenances = store
+            .maintenances(period.start, period.end)
+            .await
+            .map_err(err)?;
+        ranges.insert(key, (by_component, incidents, maintenances));
+    }
+    let mut out = Vec::with_capacity(planned.len());
+    for (id, spec, period) in planned {
+        let Some((by_component, incidents, maintenances)) = ranges.get(&(period.start, period.end))
+        else {
+            continue;
+        };
+        out.push(component_report(
+            &spec,
+            id,
+            period_label,
+            &Records {
+                intervals: by_component.get(id).map_or(&[], Vec::as_slice),
+                incidents,
+                maintenances,
+            },
+            now,
+        )?);
+    }
+    Ok(out)
 }
 
 /// Records the report of each component's last closed periods, and an amendment (naming the
@@ -1095,15 +1144,25 @@ pub async fn close_reports<S: StatusStore>(
     now: OffsetDateTime,
 ) -> Result<usize, String> {
     let mut recorded = 0;
+    // The periods to look at, each with the components whose policy has it.
+    let mut periods: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for component in &settings.components {
         let spec = settings.policy_for(&component.id);
         for period in previous_periods(spec.period, now, 3) {
-            let report = load_report(store, settings, &component.id, &period, now).await?;
+            periods
+                .entry(period)
+                .or_default()
+                .push(component.id.as_str());
+        }
+    }
+    for (period, ids) in &periods {
+        for report in load_reports(store, settings, ids, period, now).await? {
             if !report.complete {
                 continue;
             }
+            let component_id = report.component_id.as_str();
             let existing = store
-                .sla_reports(&component.id, &period)
+                .sla_reports(component_id, period)
                 .await
                 .map_err(|e| e.to_string())?;
             // Nothing to say about a period before anything was recorded.
@@ -1122,7 +1181,7 @@ pub async fn close_reports<S: StatusStore>(
                 None => None,
             };
             store
-                .record_sla_report(&component.id, &period, &json, amends, now)
+                .record_sla_report(component_id, period, &json, amends, now)
                 .await
                 .map_err(|e| e.to_string())?;
             recorded += 1;

@@ -106,14 +106,27 @@ fn recent_months(now: OffsetDateTime, count: usize) -> Vec<String> {
 
 async fn reports(app: &App, period: &str) -> Result<Vec<(String, ComponentReport)>, String> {
     let settings = &app.published().site.settings;
-    let now = app.clock.now();
-    let mut out = Vec::new();
-    for c in &settings.status.components {
-        let r = crate::monitoring::load_report(&app.store, &settings.status, &c.id, period, now)
-            .await?;
-        out.push((c.name.clone(), r));
-    }
-    Ok(out)
+    let ids: Vec<&str> = settings
+        .status
+        .components
+        .iter()
+        .map(|c| c.id.as_str())
+        .collect();
+    let reports = crate::monitoring::load_reports(
+        &app.store,
+        &settings.status,
+        &ids,
+        period,
+        app.clock.now(),
+    )
+    .await?;
+    Ok(settings
+        .status
+        .components
+        .iter()
+        .map(|c| c.name.clone())
+        .zip(reports)
+        .collect())
 }
 
 /// `GET /status/sla`: the current month's page.

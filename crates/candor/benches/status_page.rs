@@ -315,6 +315,29 @@ fn main() {
             warm.push(t.elapsed().as_secs_f64() * 1000.0);
         });
     }
+    // The SLA page and API for the month so far: every component's report (not cached).
+    let month = {
+        let now = OffsetDateTime::now_utc();
+        format!("{}-{:02}", now.year(), u8::from(now.month()))
+    };
+    let mut sla_page = Vec::new();
+    let mut sla_api = Vec::new();
+    for _ in 0..10 {
+        for (path, into) in [
+            ("/status/sla".to_owned(), &mut sla_page),
+            (format!("/api/v1/sla/{month}"), &mut sla_api),
+        ] {
+            let t = Instant::now();
+            let status = runtime.block_on(async {
+                let r = client.get(format!("{base}{path}")).send().await.unwrap();
+                let status = r.status();
+                let _ = r.bytes().await.unwrap();
+                status
+            });
+            assert!(status.is_success(), "{path}: {status}");
+            into.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
     runtime.block_on(store.close());
     let _ = server.kill();
     let _ = server.wait();
@@ -339,4 +362,9 @@ fn main() {
         percentile(&mut warm, 0.5)
     );
     println!("  first render after start (whole history read): {first_render:.1} ms");
+    println!(
+        "  SLA page /status/sla ({COMPONENTS} reports): p50 {:.1} ms; /api/v1/sla/<month>: p50 {:.1} ms",
+        percentile(&mut sla_page, 0.5),
+        percentile(&mut sla_api, 0.5)
+    );
 }

@@ -163,6 +163,13 @@ pub trait StatusStore: Send + Sync {
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> impl Future<Output = Result<Vec<SampleRecord>, StoreError>> + Send;
+    /// Raw samples of every monitor in `[from, to)` (also of monitors no longer declared), by
+    /// monitor then time: one index range over time.
+    fn samples_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<SampleRecord>, StoreError>> + Send;
     /// Rollups of a monitor in `[from, to)`, oldest first.
     fn rollups(
         &self,
@@ -1033,6 +1040,22 @@ macro_rules! impl_status {
                      WHERE monitor_id = $1 AND at_ms >= $2 AND at_ms < $3 ORDER BY at_ms",
                 )
                 .bind(monitor_id)
+                .bind(to_ms(from))
+                .bind(to_ms(to))
+                .fetch_all(&self.$read)
+                .await?;
+                rows.into_iter().map(sample_from).collect()
+            }
+
+            async fn samples_between(
+                &self,
+                from: OffsetDateTime,
+                to: OffsetDateTime,
+            ) -> Result<Vec<SampleRecord>, StoreError> {
+                let rows: Vec<SampleRow> = sqlx::query_as(
+                    "SELECT monitor_id, at_ms, outcome, latency_ms, in_maintenance, error FROM status_samples
+                     WHERE at_ms >= $1 AND at_ms < $2 ORDER BY monitor_id, at_ms",
+                )
                 .bind(to_ms(from))
                 .bind(to_ms(to))
                 .fetch_all(&self.$read)
@@ -2037,6 +2060,13 @@ impl StatusStore for Store {
     }
     async fn api_monitors(&self) -> Result<Vec<StoredMonitor>, StoreError> {
         delegate!(self, api_monitors())
+    }
+    async fn samples_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<SampleRecord>, StoreError> {
+        delegate!(self, samples_between(from, to))
     }
     async fn put_api_monitor(
         &self,

@@ -280,20 +280,18 @@ pub async fn api_samples(State(app): State<Arc<App>>, Query(q): Query<SamplesQue
             ["`to` must be after `from` and at most one hour later".to_owned()],
         );
     }
-    let settings = &app.published().site.settings;
-    let mut samples = Vec::new();
-    for m in &settings.status.monitors {
-        match app.store.samples(&m.id, from, to).await {
-            Ok(mut s) => samples.append(&mut s),
-            Err(err) => {
-                tracing::error!(error = %err, "reading samples failed");
-                return error_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ["cannot read samples right now".to_owned()],
-                );
-            }
-        }
-    }
+    let unavailable = |err: candor_store::StoreError| {
+        tracing::error!(error = %err, "reading samples failed");
+        error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ["cannot read samples right now".to_owned()],
+        )
+    };
+    // Every monitor's samples, also of monitors removed since: the digest committed to them.
+    let mut samples = match app.store.samples_between(from, to).await {
+        Ok(s) => s,
+        Err(err) => return unavailable(err),
+    };
     crate::monitoring::sort_for_digest(&mut samples);
     let items: Vec<serde_json::Value> = samples
         .iter()

@@ -523,6 +523,37 @@ incidents = "publish"
     let r = client().post(server.url(push_path)).send().await.unwrap();
     assert_eq!(r.status(), 200, "the push URL survives a restart");
 
+    let samples_after = |from: time::OffsetDateTime| {
+        let url = server.url(&format!(
+            "/api/v1/samples?from={}&to={}",
+            from.format(&time::format_description::well_known::Rfc3339)
+                .unwrap(),
+            time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+        ));
+        async move {
+            let v: serde_json::Value = client()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| i["monitor"] == "api-health")
+                .count()
+        }
+    };
+    // Its samples are downloadable like any other monitor's (the digests commit to them).
+    assert!(
+        samples_after(time::OffsetDateTime::now_utc() - time::Duration::seconds(40)).await > 0,
+        "no samples of the API monitor in /api/v1/samples"
+    );
     // Removed: it stops, and its component keeps its history.
     let (status, _) = call(
         &server,
@@ -560,32 +591,6 @@ incidents = "publish"
     )
     .await;
     assert_eq!(status, 409);
-    let samples_after = |from: time::OffsetDateTime| {
-        let url = server.url(&format!(
-            "/api/v1/samples?from={}&to={}",
-            from.format(&time::format_description::well_known::Rfc3339)
-                .unwrap(),
-            time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap()
-        ));
-        async move {
-            let v: serde_json::Value = client()
-                .get(url)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|i| i["monitor"] == "api-health")
-                .count()
-        }
-    };
     let removed_at = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(

@@ -1238,3 +1238,39 @@ async fn store_status_api_monitors_are_created_replaced_and_deleted() {
         assert_eq!(store.api_monitors().await.unwrap().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn store_status_samples_of_a_window_come_from_every_monitor() {
+    for backend in backends().await {
+        let store = backend.open().await;
+        let at = |s: i64| T0 + Duration::seconds(s);
+        store
+            .record_samples(&[
+                sample("web", at(10), SampleOutcome::Up, 5),
+                sample("api", at(20), SampleOutcome::Down, 0),
+                sample("api", at(5), SampleOutcome::Up, 3),
+                sample("api", at(60), SampleOutcome::Up, 3),
+                sample("removed", at(59), SampleOutcome::Up, 1),
+            ])
+            .await
+            .unwrap();
+        let got: Vec<(String, OffsetDateTime)> = store
+            .samples_between(T0, at(60))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.monitor_id, s.at))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("api".to_owned(), at(5)),
+                ("api".to_owned(), at(20)),
+                ("removed".to_owned(), at(59)),
+                ("web".to_owned(), at(10)),
+            ],
+            "{}",
+            backend.name()
+        );
+    }
+}

@@ -129,6 +129,24 @@ pub async fn page_revisions(
     }
 }
 
+/// Like [`authorize`], for endpoints that accept either of two scopes (e.g. `read` or the
+/// matching write scope). Without a live token the answer is 401 once; with one that has
+/// neither scope, the 403 names the first.
+pub async fn authorize_either(
+    app: &App,
+    headers: &axum::http::HeaderMap,
+    first: candor_core::identity::Scope,
+    second: candor_core::identity::Scope,
+) -> Result<candor_store::identity::ApiToken, Response> {
+    match authorize(app, headers, first).await {
+        Ok(token) => Ok(token),
+        Err(r) if r.status() == StatusCode::FORBIDDEN => {
+            authorize(app, headers, second).await.map_err(|_| r)
+        }
+        Err(r) => Err(r),
+    }
+}
+
 /// The API token presented as `Authorization: Bearer <token>`, if it is live and has `scope`;
 /// otherwise the response to send (401 without a live token, 403 without the scope).
 pub async fn authorize(

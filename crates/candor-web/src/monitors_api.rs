@@ -26,7 +26,7 @@ use candor_store::status::{StatusStore, StoredMonitor};
 use serde_json::{Map, Value, json};
 
 use crate::App;
-use crate::api::{authorize, error_response};
+use crate::api::{authorize, authorize_either, error_response};
 
 /// A monitor made through the API, checked against the configuration.
 #[derive(Debug, Clone)]
@@ -275,19 +275,9 @@ async fn all_monitors(app: &App) -> Result<Vec<Value>, Response> {
     Ok(out)
 }
 
-async fn may_read(app: &App, headers: &HeaderMap) -> Result<(), Response> {
-    match authorize(app, headers, Scope::Read).await {
-        Ok(_) => Ok(()),
-        Err(denied) => match authorize(app, headers, Scope::MonitorsWrite).await {
-            Ok(_) => Ok(()),
-            Err(_) => Err(denied),
-        },
-    }
-}
-
 /// `GET /api/v1/monitors` (scope `read` or `monitors:write`).
 pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Err(r) = may_read(&app, &headers).await {
+    if let Err(r) = authorize_either(&app, &headers, Scope::Read, Scope::MonitorsWrite).await {
         return r;
     }
     match all_monitors(&app).await {
@@ -302,7 +292,7 @@ pub async fn get_one(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = may_read(&app, &headers).await {
+    if let Err(r) = authorize_either(&app, &headers, Scope::Read, Scope::MonitorsWrite).await {
         return r;
     }
     match all_monitors(&app).await {

@@ -27,7 +27,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::load_current;
 use crate::App;
-use crate::api::{authorize, error_response};
+use crate::api::{authorize, authorize_either, error_response};
 
 /// How far in the future a start or display time may lie (clock skew between machines).
 const FUTURE_SLACK: Duration = Duration::minutes(5);
@@ -212,6 +212,18 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
     }
 }
 
+/// The prologue of a creating call: a token with `incidents:write`, the optional
+/// `Idempotency-Key` and the JSON body.
+async fn write_request<T: serde::de::DeserializeOwned>(
+    app: &App,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Option<String>, T), Response> {
+    authorize(app, headers, Scope::IncidentsWrite).await?;
+    let key = idempotency_key(headers)?;
+    Ok((key, parse_body(body)?))
+}
+
 #[allow(clippy::result_large_err)]
 fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
     serde_json::from_slice(body).map_err(|e| {
@@ -372,17 +384,11 @@ pub async fn create_incident(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = authorize(&app, &headers, Scope::IncidentsWrite).await {
-        return r;
-    }
-    let key = match idempotency_key(&headers) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    let req: CreateIncidentRequest = match parse_body(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+    let (key, req): (Option<String>, CreateIncidentRequest) =
+        match write_request(&app, &headers, &body).await {
+            Ok(parsed) => parsed,
+            Err(r) => return r,
+        };
     let published = app.published();
     let settings = &published.site.settings;
     let now = app.clock.now();
@@ -516,17 +522,11 @@ pub async fn update_incident(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = authorize(&app, &headers, Scope::IncidentsWrite).await {
-        return r;
-    }
-    let key = match idempotency_key(&headers) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    let req: UpdateIncidentRequest = match parse_body(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+    let (key, req): (Option<String>, UpdateIncidentRequest) =
+        match write_request(&app, &headers, &body).await {
+            Ok(parsed) => parsed,
+            Err(r) => return r,
+        };
     let published = app.published();
     let settings = &published.site.settings;
     let now = app.clock.now();
@@ -622,16 +622,9 @@ pub async fn publish_incident(
 
 /// Reading incidents through the native API takes `read` or `incidents:write`.
 async fn authorize_read(app: &App, headers: &HeaderMap) -> Result<(), Response> {
-    match authorize(app, headers, Scope::Read).await {
-        Ok(_) => Ok(()),
-        Err(r) if r.status() == StatusCode::FORBIDDEN => {
-            authorize(app, headers, Scope::IncidentsWrite)
-                .await
-                .map(|_| ())
-                .map_err(|_| r)
-        }
-        Err(r) => Err(r),
-    }
+    authorize_either(app, headers, Scope::Read, Scope::IncidentsWrite)
+        .await
+        .map(|_| ())
 }
 
 /// Query of `GET /api/v1/incidents`.
@@ -745,17 +738,11 @@ pub async fn schedule_maintenance(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = authorize(&app, &headers, Scope::IncidentsWrite).await {
-        return r;
-    }
-    let key = match idempotency_key(&headers) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    let req: MaintenanceRequest = match parse_body(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+    let (key, req): (Option<String>, MaintenanceRequest) =
+        match write_request(&app, &headers, &body).await {
+            Ok(parsed) => parsed,
+            Err(r) => return r,
+        };
     let published = app.published();
     let settings = &published.site.settings;
     let now = app.clock.now();

@@ -541,17 +541,9 @@ where
         };
         let from = last - time::Duration::minutes(RESUMED_DIGEST_MINUTES);
         let until = last + time::Duration::SECOND;
-        let ids: Vec<String> = self
-            .settings
-            .monitors
-            .iter()
-            .map(|m| m.id.clone())
-            .collect();
-        for id in ids {
-            for sample in self.store.samples(&id, from, until).await? {
-                let window = sample.at.unix_timestamp().div_euclid(DIGEST_WINDOW_SECONDS);
-                self.undigested.entry(window).or_default().push(sample);
-            }
+        for sample in self.store.samples_between(from, until).await? {
+            let window = sample.at.unix_timestamp().div_euclid(DIGEST_WINDOW_SECONDS);
+            self.undigested.entry(window).or_default().push(sample);
         }
         Ok(())
     }
@@ -702,27 +694,23 @@ where
             };
             machines.insert(spec.id.clone(), machine);
         }
-        // What is left ran before and runs no more: its history ends now.
-        for removed in std::mem::take(&mut self.machines).into_keys() {
-            let subject = Subject::Monitor(removed);
-            if let Err(err) = self.store.close_interval(&subject, now).await {
-                tracing::error!(subject = %subject, error = %err, "closing a removed monitor's status failed");
-            }
-            self.last_change.remove(&subject);
-        }
-        // Components no longer declared: their current status ends now too.
-        let gone: Vec<String> = self
-            .components
-            .keys()
-            .filter(|id| settings.component(id).is_none())
-            .cloned()
+        // Monitors left over ran before and run no more, and components no longer declared have
+        // no status any more: their current interval ends now.
+        let mut ended: Vec<Subject> = std::mem::take(&mut self.machines)
+            .into_keys()
+            .map(Subject::Monitor)
             .collect();
-        for id in gone {
-            let subject = Subject::Component(id.clone());
-            if let Err(err) = self.store.close_interval(&subject, now).await {
-                tracing::error!(subject = %subject, error = %err, "closing a removed component's status failed");
+        self.components.retain(|id, _| {
+            let declared = settings.component(id).is_some();
+            if !declared {
+                ended.push(Subject::Component(id.clone()));
             }
-            self.components.remove(&id);
+            declared
+        });
+        for subject in ended {
+            if let Err(err) = self.store.close_interval(&subject, now).await {
+                tracing::error!(subject = %subject, error = %err, "closing the status of a removed monitor or component failed");
+            }
             self.last_change.remove(&subject);
         }
         self.machines = machines;

@@ -215,18 +215,18 @@ impl App {
         site.settings.listen = old.listen;
         site.settings.data_dir = old.data_dir.clone();
         site.settings.database = old.database.clone();
+        // A new or changed SLA policy is in the log before any figure uses it: if it cannot be
+        // recorded, the reload is refused and the previous configuration stays in force.
+        if self.monitoring().is_some() {
+            sla_policy::record_policies(&self.store, &site.settings.status, self.clock.now())
+                .await?;
+        }
         let published = publish(&site, &self.store, self.clock.as_ref(), &self.assets).await?;
         let pages = site.pages.len();
         self.current.store(Arc::new(published));
-        // Monitors, components, groups and SLA policies may have changed: the engine and the
-        // scheduler take the new set, and a changed policy is recorded before it is used.
+        // Monitors, components and groups may have changed: the engine and the scheduler take
+        // the new set.
         if let Some(monitoring) = self.monitoring().cloned() {
-            let status = &self.published().site.settings.status;
-            if let Err(err) =
-                sla_policy::record_policies(&self.store, status, self.clock.now()).await
-            {
-                tracing::error!(error = %err, "recording the reloaded SLA policies failed");
-            }
             let _one_change_at_a_time = monitoring.changing.lock().await;
             if let Err(err) = monitors_api::apply_all(self, &monitoring).await {
                 tracing::error!(error = %err, "applying the reloaded monitors failed; the previous ones keep running");

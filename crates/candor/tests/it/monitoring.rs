@@ -638,6 +638,10 @@ async fn samples_a_stopped_run_had_not_digested_are_digested_by_the_next_run() {
         })
         .collect();
     store.record_samples(&samples).await.unwrap();
+    // A monitor the previous run had, removed since: its samples are in the window too.
+    let mut gone = samples[0].clone();
+    gone.monitor_id = "gone".into();
+    store.record_samples(&[gone]).await.unwrap();
     store
         .touch_intervals(
             std::slice::from_ref(&subject),
@@ -696,7 +700,7 @@ async fn samples_a_stopped_run_had_not_digested_are_digested_by_the_next_run() {
         };
         assert_eq!(found.len(), 1, "run {run}: {found:?}");
         let text = found[0].to_string();
-        assert!(text.contains("\"count\":3"), "{text}");
+        assert!(text.contains("\"count\":4"), "{text}");
         assert!(text.contains("probe.samples"), "{text}");
     }
 }
